@@ -1,0 +1,86 @@
+//! A DataFusion session per query over one consistent snapshot of storage: `spans` and
+//! `metrics` are the union of published Parquet files and the recent in-memory rows; `logs`
+//! reads from the log index on demand. A fresh session per query gives each query its own
+//! memory pool, so one heavy query cannot starve the others.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use periscope_storage::batch::schema_for;
+use periscope_storage::{Signal, Store};
+
+use crate::config::QueryConfig;
+use crate::error::QueryError;
+use crate::logs_table::LogsTable;
+
+/// Builds a session with the three tables registered.
+pub(crate) async fn session(
+    store: &Store,
+    config: &QueryConfig,
+) -> Result<SessionContext, QueryError> {
+    let mut session_config = SessionConfig::new()
+        .with_target_partitions(2)
+        .with_information_schema(false);
+    // Keep plain Utf8 strings: the schemas we wrote are what users and our readers expect.
+    session_config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    session_config
+        .options_mut()
+        .execution
+        .parquet
+        .pushdown_filters = true;
+    session_config
+        .options_mut()
+        .execution
+        .parquet
+        .bloom_filter_on_read = true;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit_bytes)))
+        .build_arc()?;
+    let context = SessionContext::new_with_config_rt(session_config, runtime);
+    for signal in [Signal::Spans, Signal::Metrics] {
+        register_file_table(&context, store, signal).await?;
+    }
+    let logs = LogsTable::new(store.log_searcher(), config.sql_logs_max_rows);
+    context.register_table("logs", Arc::new(logs))?;
+    Ok(context)
+}
+
+async fn register_file_table(
+    context: &SessionContext,
+    store: &Store,
+    signal: Signal,
+) -> Result<(), QueryError> {
+    let schema = schema_for(signal);
+    let snapshot = store.snapshot(signal);
+    let recent = MemTable::try_new(schema.clone(), vec![snapshot.recent])?;
+    let mut frame = context.read_table(Arc::new(recent))?;
+    if !snapshot.files.is_empty() {
+        let mut urls = Vec::with_capacity(snapshot.files.len());
+        for path in &snapshot.files {
+            let text = path.to_str().ok_or_else(|| {
+                QueryError::Internal(format!("non-UTF-8 data path {}", path.display()))
+            })?;
+            urls.push(ListingTableUrl::parse(text)?);
+        }
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let table_config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let files = ListingTable::try_new(table_config)?;
+        frame = context.read_table(Arc::new(files))?.union(frame)?;
+    }
+    context.register_table(signal.as_str(), frame.into_view())?;
+    Ok(())
+}

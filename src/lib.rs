@@ -1,0 +1,9 @@
+//! The `periscope` binary's library: configuration, wiring of the crates and the shutdown
+//! order. It holds no domain logic; each crate owns its own.
+
+pub mod cli;
+pub mod config;
+mod serve;
+
+pub use config::Config;
+pub use serve::run;

@@ -1,0 +1,124 @@
+//! `periscope serve`: open storage (replaying the WAL), bind the three listeners, serve, and
+//! on shutdown stop in a fixed order: refuse new ingest, drain the servers, let the WAL
+//! writer finish, commit the log index, flush the recent buffer to Parquet.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use periscope_collector::{Collector, grpc_router, http_router};
+use periscope_query::Engine;
+use periscope_storage::Store;
+use periscope_ui::{UiState, router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+
+/// The addresses actually bound (port 0 in the config becomes a real port), written to
+/// `<data_dir>/listen.json` so scripts and tests can find the server.
+#[derive(Debug, serde::Serialize)]
+struct BoundAddresses {
+    otlp_grpc: SocketAddr,
+    otlp_http: SocketAddr,
+    http: SocketAddr,
+}
+
+async fn bind(name: &str, address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| {
+        format!("cannot listen on {address} for {name} (is another instance running?)")
+    })
+}
+
+/// Runs the server until `shutdown` completes, then stops in order.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    config.validate()?;
+    let data_dir = config.server.data_dir.clone();
+    let storage_config = config.storage.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, storage_config))
+        .await
+        .context("storage open task failed")?
+        .context("cannot open storage")?;
+    let collector = Collector::new(store.clone(), config.ingest.clone())?;
+    let engine = Engine::new(store.clone(), config.query.clone())?;
+
+    let metrics_store = store.clone();
+    let metrics_collector = collector.clone();
+    let state = UiState {
+        engine,
+        metrics: Arc::new(move |out: &mut String| {
+            metrics_collector.stats().render_prometheus(out);
+            metrics_store.stats().render_prometheus(out);
+        }),
+        ready: Arc::new(AtomicBool::new(true)),
+    };
+
+    let grpc_listener = bind("OTLP/gRPC", config.server.otlp_grpc_addr).await?;
+    let otlp_http_listener = bind("OTLP/HTTP", config.server.otlp_http_addr).await?;
+    let http_listener = bind("the API", config.server.http_addr).await?;
+    let bound = BoundAddresses {
+        otlp_grpc: grpc_listener.local_addr()?,
+        otlp_http: otlp_http_listener.local_addr()?,
+        http: http_listener.local_addr()?,
+    };
+    std::fs::write(
+        config.server.data_dir.join("listen.json"),
+        serde_json::to_vec(&bound)?,
+    )?;
+    info!(
+        otlp_grpc = %bound.otlp_grpc,
+        otlp_http = %bound.otlp_http,
+        http = %bound.http,
+        data_dir = %config.server.data_dir.display(),
+        "periscope is listening"
+    );
+
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let servers = [
+        ("otlp-grpc", grpc_listener, grpc_router(collector.clone())),
+        (
+            "otlp-http",
+            otlp_http_listener,
+            http_router(collector.clone()),
+        ),
+        ("api", http_listener, router(state)),
+    ];
+    for (name, listener, app) in servers {
+        let token = token.clone();
+        tracker.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await;
+            if let Err(err) = served {
+                warn!(server = name, error = %err, "server stopped with an error");
+            }
+        });
+    }
+    tracker.close();
+
+    shutdown.await;
+    info!("shutting down: refusing new ingest and draining requests");
+    collector.begin_shutdown();
+    token.cancel();
+    let drain_limit = Duration::from_secs(config.server.shutdown_timeout_secs);
+    if tokio::time::timeout(drain_limit, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            timeout_secs = config.server.shutdown_timeout_secs,
+            "servers did not drain in time"
+        );
+    }
+    tokio::task::spawn_blocking(move || store.shutdown())
+        .await
+        .context("storage shutdown task failed")?;
+    info!("periscope stopped");
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Column building and reading helpers shared by the three signal schemas.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, MapArray, MapBuilder,
+    MapFieldNames, RecordBatch, StringArray, StringBuilder, UInt32Array, UInt64Array,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field};
+
+use crate::error::StorageError;
+use crate::model::Origin;
+use crate::value::{Attributes, merge_typed, typed_json};
+
+fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    // Parquet's canonical MAP names, so files read back with the schema they were written with.
+    let names = MapFieldNames {
+        entry: "key_value".to_string(),
+        key: "key".to_string(),
+        value: "value".to_string(),
+    };
+    MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
+}
+
+/// The `Map<Utf8, Utf8>` type of every attributes column.
+pub(crate) fn attributes_type() -> DataType {
+    map_builder().finish().data_type().clone()
+}
+
+pub(crate) fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
+    Field::new(name, data_type, nullable)
+}
+
+/// The display map (all keys, values as text) and the typed JSON of non-string values.
+pub(crate) fn attribute_columns<'a>(
+    rows: impl Iterator<Item = &'a Attributes>,
+) -> (ArrayRef, ArrayRef) {
+    let mut map = map_builder();
+    let mut typed = StringBuilder::new();
+    for attributes in rows {
+        for (key, value) in attributes {
+            map.keys().append_value(key);
+            map.values().append_value(value.to_display_string());
+        }
+        // Appending an entry list cannot fail for a non-null map with matching key/value lengths.
+        let _ = map.append(true);
+        typed.append_option(typed_json(attributes));
+    }
+    (Arc::new(map.finish()), Arc::new(typed.finish()))
+}
+
+/// Origin columns: service_name, resource_attributes (+typed), scope_name, scope_version,
+/// scope_attributes (typed JSON of the whole list).
+pub(crate) fn origin_columns<'a>(
+    origins: impl Iterator<Item = &'a Origin> + Clone,
+) -> Vec<ArrayRef> {
+    let (resource_map, resource_typed) =
+        attribute_columns(origins.clone().map(|origin| &origin.resource_attributes));
+    vec![
+        utf8(origins.clone().map(|origin| origin.service_name.as_str())),
+        resource_map,
+        resource_typed,
+        utf8(origins.clone().map(|origin| origin.scope_name.as_str())),
+        utf8(origins.clone().map(|origin| origin.scope_version.as_str())),
+        Arc::new(StringArray::from(
+            origins
+                .map(|origin| {
+                    (!origin.scope_attributes.is_empty())
+                        .then(|| serde_json::to_string(&origin.scope_attributes).ok())
+                        .flatten()
+                })
+                .collect::<Vec<_>>(),
+        )),
+    ]
+}
+
+pub(crate) fn origin_fields() -> Vec<Field> {
+    vec![
+        field("service_name", DataType::Utf8, false),
+        field("resource_attributes", attributes_type(), false),
+        field("resource_attributes_typed", DataType::Utf8, true),
+        field("scope_name", DataType::Utf8, false),
+        field("scope_version", DataType::Utf8, false),
+        field("scope_attributes", DataType::Utf8, true),
+    ]
+}
+
+pub(crate) fn utf8<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+pub(crate) fn utf8_opt(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
+    Arc::new(StringArray::from(values.collect::<Vec<_>>()))
+}
+
+pub(crate) fn i64s(values: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(values))
+}
+
+pub(crate) fn i32s(values: impl Iterator<Item = i32>) -> ArrayRef {
+    Arc::new(Int32Array::from_iter_values(values))
+}
+
+pub(crate) fn u32s(values: impl Iterator<Item = u32>) -> ArrayRef {
+    Arc::new(UInt32Array::from_iter_values(values))
+}
+
+/// Reads columns of a batch by name, casting to the type we wrote, because a query engine
+/// may hand back equivalent types (string views, dictionaries).
+pub(crate) struct Columns<'a> {
+    batch: &'a RecordBatch,
+}
+
+impl<'a> Columns<'a> {
+    pub(crate) fn new(batch: &'a RecordBatch) -> Self {
+        Columns { batch }
+    }
+
+    fn column(&self, name: &str, data_type: &DataType) -> Result<ArrayRef, StorageError> {
+        let column = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| StorageError::Corrupt(format!("column {name} is missing")))?;
+        if column.data_type() == data_type {
+            return Ok(column.clone());
+        }
+        cast(column, data_type).map_err(|err| {
+            StorageError::Corrupt(format!("column {name} has the wrong type: {err}"))
+        })
+    }
+
+    pub(crate) fn strings(&self, name: &str) -> Result<StringArray, StorageError> {
+        let array = self.column(name, &DataType::Utf8)?;
+        downcast::<StringArray>(&array, name)
+    }
+
+    pub(crate) fn i64s(&self, name: &str) -> Result<Int64Array, StorageError> {
+        downcast::<Int64Array>(&self.column(name, &DataType::Int64)?, name)
+    }
+
+    pub(crate) fn i32s(&self, name: &str) -> Result<Int32Array, StorageError> {
+        downcast::<Int32Array>(&self.column(name, &DataType::Int32)?, name)
+    }
+
+    pub(crate) fn u32s(&self, name: &str) -> Result<UInt32Array, StorageError> {
+        downcast::<UInt32Array>(&self.column(name, &DataType::UInt32)?, name)
+    }
+
+    pub(crate) fn u64s(&self, name: &str) -> Result<UInt64Array, StorageError> {
+        downcast::<UInt64Array>(&self.column(name, &DataType::UInt64)?, name)
+    }
+
+    pub(crate) fn f64s(&self, name: &str) -> Result<Float64Array, StorageError> {
+        downcast::<Float64Array>(&self.column(name, &DataType::Float64)?, name)
+    }
+
+    pub(crate) fn bools(&self, name: &str) -> Result<BooleanArray, StorageError> {
+        downcast::<BooleanArray>(&self.column(name, &DataType::Boolean)?, name)
+    }
+
+    pub(crate) fn attributes(&self, name: &str) -> Result<AttributeReader, StorageError> {
+        let map = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| StorageError::Corrupt(format!("column {name} is missing")))?;
+        let map = downcast::<MapArray>(map, name)?;
+        let keys =
+            downcast::<StringArray>(&cast(map.keys(), &DataType::Utf8).map_err(corrupt)?, name)?;
+        let values =
+            downcast::<StringArray>(&cast(map.values(), &DataType::Utf8).map_err(corrupt)?, name)?;
+        let typed = self.strings(&format!("{name}_typed"))?;
+        Ok(AttributeReader {
+            map,
+            keys,
+            values,
+            typed,
+        })
+    }
+
+    pub(crate) fn origins(&self) -> Result<OriginReader, StorageError> {
+        Ok(OriginReader {
+            service_name: self.strings("service_name")?,
+            resource: self.attributes("resource_attributes")?,
+            scope_name: self.strings("scope_name")?,
+            scope_version: self.strings("scope_version")?,
+            scope_attributes: self.strings("scope_attributes")?,
+        })
+    }
+}
+
+fn corrupt(err: arrow::error::ArrowError) -> StorageError {
+    StorageError::Corrupt(err.to_string())
+}
+
+fn downcast<T: Array + Clone + 'static>(array: &ArrayRef, name: &str) -> Result<T, StorageError> {
+    array
+        .as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| StorageError::Corrupt(format!("column {name} has an unexpected type")))
+}
+
+/// Optional string: null or empty → `None`.
+pub(crate) fn opt_str(array: &StringArray, row: usize) -> Option<&str> {
+    if array.is_null(row) || array.value(row).is_empty() {
+        None
+    } else {
+        Some(array.value(row))
+    }
+}
+
+pub(crate) struct AttributeReader {
+    map: MapArray,
+    keys: StringArray,
+    values: StringArray,
+    typed: StringArray,
+}
+
+impl AttributeReader {
+    pub(crate) fn row(&self, row: usize) -> Attributes {
+        let offsets = self.map.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let pairs = (start..end)
+            .map(|index| {
+                let value = if self.values.is_null(index) {
+                    ""
+                } else {
+                    self.values.value(index)
+                };
+                (self.keys.value(index).to_string(), value.to_string())
+            })
+            .collect();
+        merge_typed(pairs, opt_str(&self.typed, row))
+    }
+}
+
+pub(crate) struct OriginReader {
+    service_name: StringArray,
+    resource: AttributeReader,
+    scope_name: StringArray,
+    scope_version: StringArray,
+    scope_attributes: StringArray,
+}
+
+impl OriginReader {
+    pub(crate) fn row(&self, row: usize) -> Origin {
+        Origin {
+            service_name: self.service_name.value(row).to_string(),
+            resource_attributes: self.resource.row(row),
+            scope_name: self.scope_name.value(row).to_string(),
+            scope_version: self.scope_version.value(row).to_string(),
+            scope_attributes: opt_str(&self.scope_attributes, row)
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Periscope storage: the row model and its Arrow schemas, the write-ahead log, the Parquet
+//! files for spans and metrics, the Tantivy index for logs, and the catalog that ties them
+//! together.
+//!
+//! Inputs: rows from the collector (`Store::prepare` + `Store::append`). Outputs: durable
+//! acknowledgements, table snapshots (files + recent rows) and log search for the query
+//! crate. Never depends on DataFusion, tonic, axum or any other Periscope crate.
+
+pub mod batch;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod ipc;
+pub mod logindex;
+pub mod model;
+pub mod parquet_file;
+pub mod store;
+pub mod value;
+pub mod wal;
+
+pub use config::StorageConfig;
+pub use error::StorageError;
+pub use logindex::{LogHits, LogQuery, LogSearcher};
+pub use model::{
+    LogRow, MetricRow, MetricType, Origin, Signal, SpanEvent, SpanId, SpanLink, SpanRow, TraceId,
+};
+pub use store::{IngestBatch, PreparedAppend, StorageStats, Store, TableSnapshot};
+pub use value::{AttrValue, Attributes};
+
+/// Re-exported so the query crate builds tables from our batches without naming arrow
+/// itself (DataFusion re-exports the same arrow version).
+pub use arrow;

@@ -1,0 +1,99 @@
+//! The log index schema: field names, their options and the tokenizer they rely on.
+//!
+//! Changing any option here changes the schema, and tantivy refuses to open an index whose
+//! stored schema differs: such a change needs a rebuild of the index from the row store.
+
+use tantivy::schema::{
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, Schema, TextFieldIndexing,
+    TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, TokenizerManager};
+
+pub(crate) const BODY: &str = "body";
+pub(crate) const SERVICE: &str = "service";
+pub(crate) const SEVERITY: &str = "severity";
+pub(crate) const SEVERITY_NUMBER: &str = "severity_number";
+pub(crate) const TRACE_ID: &str = "trace_id";
+pub(crate) const SPAN_ID: &str = "span_id";
+pub(crate) const TIMESTAMP: &str = "timestamp";
+pub(crate) const ATTRIBUTES: &str = "attributes";
+pub(crate) const RESOURCE: &str = "resource";
+pub(crate) const SOURCE: &str = "source";
+
+/// Whole value as one token, lowercased: exact matching that ignores case.
+pub(crate) const RAW_LOWERCASE: &str = "raw_lowercase";
+
+/// Handles of every field, resolved once when the schema is built.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogFields {
+    pub(crate) body: Field,
+    pub(crate) service: Field,
+    pub(crate) severity: Field,
+    pub(crate) severity_number: Field,
+    pub(crate) trace_id: Field,
+    pub(crate) span_id: Field,
+    pub(crate) timestamp: Field,
+    pub(crate) attributes: Field,
+    pub(crate) resource: Field,
+    pub(crate) source: Field,
+}
+
+/// Builds the schema. Results are ordered by a fast field and never by relevance, so no field
+/// keeps fieldnorms (they only feed BM25 and would cost a byte per document and field).
+pub(crate) fn build_schema() -> (Schema, LogFields) {
+    let mut builder = Schema::builder();
+
+    let full_text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+            .set_fieldnorms(false),
+    );
+    let exact = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+    };
+    // Dots in attribute keys (`http.method`) become path separators, so a query for
+    // `attributes.http.method` matches both flat dotted keys and nested maps.
+    let json = JsonObjectOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_fieldnorms(false),
+        )
+        .set_expand_dots_enabled();
+    let number = NumericOptions::default().set_indexed().set_fast();
+
+    let fields = LogFields {
+        body: builder.add_text_field(BODY, full_text),
+        service: builder.add_text_field(SERVICE, exact("raw")),
+        severity: builder.add_text_field(SEVERITY, exact(RAW_LOWERCASE)),
+        severity_number: builder.add_i64_field(SEVERITY_NUMBER, number.clone()),
+        // Stored ids are lowercase hex already; lowercasing query terms as well makes id
+        // lookups case-insensitive whatever the query shape (sets, groups, phrases).
+        trace_id: builder.add_text_field(TRACE_ID, exact(RAW_LOWERCASE)),
+        span_id: builder.add_text_field(SPAN_ID, exact(RAW_LOWERCASE)),
+        timestamp: builder.add_i64_field(TIMESTAMP, number),
+        attributes: builder.add_json_field(ATTRIBUTES, json.clone()),
+        resource: builder.add_json_field(RESOURCE, json),
+        source: builder.add_bytes_field(SOURCE, STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// Registers the tokenizers the schema names beyond tantivy's built-in ones. Must run before
+/// the writer or a query parser is created, and again every time the index is opened (the
+/// registry lives in memory only).
+pub(crate) fn register_tokenizers(tokenizers: &TokenizerManager) {
+    tokenizers.register(
+        RAW_LOWERCASE,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+}

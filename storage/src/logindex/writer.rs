@@ -1,0 +1,134 @@
+//! Opening the log index, and the single writer that feeds it.
+
+use std::path::Path;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::store::Compressor;
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy};
+
+use super::document::row_to_document;
+use super::errors::index_error;
+use super::schema::{LogFields, build_schema, register_tokenizers};
+use super::searcher::LogSearcher;
+use crate::error::StorageError;
+use crate::model::LogRow;
+
+/// Tantivy refuses less than 15 MB per indexing thread (`MEMORY_BUDGET_NUM_BYTES_MIN`, not
+/// exported), because its baseline use is about 12 MB.
+const MIN_WRITER_MEMORY: usize = 15_000_000;
+
+/// Tantivy's arena addresses are 32-bit: it refuses budgets of `u32::MAX - 1 MB` and more.
+const MAX_WRITER_MEMORY: usize = u32::MAX as usize - 2_000_000;
+
+/// Owns the single IndexWriter; lives on one dedicated thread (caller's job).
+pub struct LogIndexWriter {
+    writer: IndexWriter,
+    /// The reader every [`LogSearcher`] clone shares; reloaded after each commit.
+    reader: IndexReader,
+    fields: LogFields,
+    uncommitted: u64,
+}
+
+/// Opens or creates the index in `dir` (mmap directory). Returns the WAL seq recorded in the last
+/// commit's payload (None for a fresh index).
+pub fn open_log_index(
+    dir: &Path,
+    writer_memory_bytes: usize,
+) -> Result<(LogIndexWriter, LogSearcher, Option<u64>), StorageError> {
+    std::fs::create_dir_all(dir)?;
+    let (schema, fields) = build_schema();
+    let directory = MmapDirectory::open(dir).map_err(|err| index_error("open directory", err))?;
+    let settings = IndexSettings {
+        docstore_compression: Compressor::Lz4,
+        ..IndexSettings::default()
+    };
+    let index = Index::builder()
+        .schema(schema)
+        .settings(settings)
+        .open_or_create(directory)
+        .map_err(|err| index_error("open index", err))?;
+    register_tokenizers(index.tokenizers());
+
+    let metas = index
+        .load_metas()
+        .map_err(|err| index_error("read index metadata", err))?;
+    let wal_seq = metas.payload.as_deref().map(parse_wal_seq).transpose()?;
+
+    // One indexing thread and one merge thread: the writer lives on a single dedicated thread
+    // and the server shares a small machine with ingest and queries.
+    let options = IndexWriterOptions::builder()
+        .memory_budget_per_thread(writer_memory_bytes.clamp(MIN_WRITER_MEMORY, MAX_WRITER_MEMORY))
+        .num_worker_threads(1)
+        .num_merge_threads(1)
+        .build();
+    let writer = index
+        .writer_with_options(options)
+        .map_err(|err| index_error("create index writer", err))?;
+    // Manual reloads: searches see exactly what the last `commit` made visible, and no
+    // background thread watches the directory.
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(|err| index_error("open index reader", err))?;
+    let searcher = LogSearcher::new(&index, reader.clone(), fields);
+    tracing::info!(
+        dir = %dir.display(),
+        docs = searcher.num_docs(),
+        wal_seq,
+        "log index opened"
+    );
+    let writer = LogIndexWriter {
+        writer,
+        reader,
+        fields,
+        uncommitted: 0,
+    };
+    Ok((writer, searcher, wal_seq))
+}
+
+fn parse_wal_seq(payload: &str) -> Result<u64, StorageError> {
+    payload.trim().parse().map_err(|_| {
+        StorageError::Corrupt(format!(
+            "log index commit payload {payload:?} is not a WAL sequence number"
+        ))
+    })
+}
+
+impl LogIndexWriter {
+    /// Queues `rows` for indexing; they become searchable at the next [`commit`](Self::commit).
+    pub fn add(&mut self, rows: &[LogRow]) -> Result<(), StorageError> {
+        for row in rows {
+            let doc = row_to_document(row, &self.fields)?;
+            self.writer
+                .add_document(doc)
+                .map_err(|err| index_error("add log", err))?;
+            self.uncommitted += 1;
+        }
+        Ok(())
+    }
+
+    /// Commits with payload = wal_seq (decimal text), then reloads the searcher's reader so the rows are searchable.
+    pub fn commit(&mut self, wal_seq: u64) -> Result<(), StorageError> {
+        let mut prepared = self
+            .writer
+            .prepare_commit()
+            .map_err(|err| index_error("prepare commit", err))?;
+        prepared.set_payload(&wal_seq.to_string());
+        prepared
+            .commit()
+            .map_err(|err| index_error("commit", err))?;
+        let committed = std::mem::take(&mut self.uncommitted);
+        self.reader
+            .reload()
+            .map_err(|err| index_error("reload index reader", err))?;
+        tracing::debug!(wal_seq, rows = committed, "log index committed");
+        Ok(())
+    }
+
+    /// Rows added since the last commit.
+    pub fn num_uncommitted(&self) -> u64 {
+        self.uncommitted
+    }
+}

@@ -1,0 +1,434 @@
+//! The storage handle: open (replaying the WAL), append with the durability contract,
+//! snapshots for queries, and an ordered shutdown.
+//!
+//! Threads, each owning one synchronous resource and fed by a bounded channel:
+//! - the WAL writer (group commit, then delivery, then ack),
+//! - the log indexer (the one Tantivy writer, committing on a timer),
+//! - the flusher (recent buffer → Parquet → catalog).
+
+mod flusher;
+mod indexer;
+mod progress;
+mod stats;
+mod tables;
+mod writer;
+
+pub use stats::StorageStats;
+pub use tables::TableSnapshot;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::batch::{logs_from_batch, logs_to_batch, metrics_to_batch, schema_for, spans_to_batch};
+use crate::catalog::load_catalog;
+use crate::config::StorageConfig;
+use crate::error::StorageError;
+use crate::ipc::{decode_payload, encode_payload};
+use crate::logindex::{LogSearcher, open_log_index};
+use crate::model::{LogRow, MetricRow, Signal, SpanRow};
+use crate::wal::{Wal, WalConfig};
+use progress::Progress;
+use tables::{Chunk, Tables};
+
+/// Largest WAL record: the decoded-size cap of a request (64 MiB) plus Arrow overhead.
+const MAX_RECORD_BYTES: u32 = 96 << 20;
+
+/// Rows of one signal from one request.
+#[derive(Debug, Clone)]
+pub enum IngestBatch {
+    /// Spans.
+    Spans(Vec<SpanRow>),
+    /// Log records.
+    Logs(Vec<LogRow>),
+    /// Metric data points.
+    Metrics(Vec<MetricRow>),
+}
+
+/// An ingest batch converted to its WAL form; built off the async runtime (CPU work).
+#[derive(Debug)]
+pub struct PreparedAppend {
+    signal: Signal,
+    num_records: u64,
+    payload: Vec<u8>,
+    batch: RecordBatch,
+    logs: Option<Vec<LogRow>>,
+}
+
+pub(crate) struct AppendRequest {
+    signal: Signal,
+    num_records: u64,
+    payload: Vec<u8>,
+    batch: RecordBatch,
+    logs: Option<Vec<LogRow>>,
+    ack: oneshot::Sender<Result<u64, StorageError>>,
+}
+
+pub(crate) enum WalCommand {
+    Append(AppendRequest),
+    Shutdown,
+}
+
+pub(crate) enum IndexerCommand {
+    Add { seq: u64, rows: Vec<LogRow> },
+    Shutdown,
+}
+
+pub(crate) enum FlusherCommand {
+    FlushNow(mpsc::SyncSender<()>),
+    Shutdown,
+}
+
+pub(crate) struct Inner {
+    data_dir: PathBuf,
+    config: StorageConfig,
+    tables: Mutex<Tables>,
+    progress: Progress,
+    stats: StorageStats,
+    log_searcher: LogSearcher,
+    wal_tx: SyncSender<WalCommand>,
+    indexer_tx: SyncSender<IndexerCommand>,
+    flusher_tx: SyncSender<FlusherCommand>,
+    shutting_down: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn lock_tables(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding this lock leaves plain data behind; keep serving it.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Cheap-to-clone handle to the storage engine.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens the data directory: loads the catalog and the log index, replays the WAL tail
+    /// into the stores, and starts the writer, indexer and flusher threads. Blocking.
+    pub fn open(data_dir: &Path, config: StorageConfig) -> Result<Store, StorageError> {
+        config.validate()?;
+        std::fs::create_dir_all(data_dir)?;
+        let started = Instant::now();
+        let catalog = load_catalog(data_dir)?;
+        let (mut log_writer, log_searcher, logs_committed) =
+            open_log_index(&data_dir.join("logs"), config.log_index_memory_bytes)?;
+        let persisted = |signal: Signal| match signal {
+            Signal::Logs => logs_committed.unwrap_or(0),
+            other => catalog.persisted_through(other),
+        };
+        let progress = Progress::default();
+        for signal in Signal::ALL {
+            progress.set_persisted(signal, persisted(signal));
+            progress.set_delivered(signal, persisted(signal));
+        }
+        let max_persisted = Signal::ALL
+            .iter()
+            .map(|&signal| persisted(signal))
+            .max()
+            .unwrap_or(0);
+        let min_persisted = Signal::ALL
+            .iter()
+            .map(|&signal| persisted(signal))
+            .min()
+            .unwrap_or(0);
+        let wal_config = WalConfig {
+            dir: data_dir.join("wal"),
+            segment_max_bytes: config.wal_segment_bytes,
+            max_record_bytes: MAX_RECORD_BYTES,
+        };
+        let (wal, open_report) = Wal::open(wal_config, max_persisted + 1)?;
+
+        let (wal_tx, wal_rx) = mpsc::sync_channel(config.wal_queue_depth);
+        let (indexer_tx, indexer_rx) = mpsc::sync_channel(64);
+        let (flusher_tx, flusher_rx) = mpsc::sync_channel(16);
+        let inner = Arc::new(Inner {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            tables: Mutex::new(Tables {
+                catalog,
+                ..Tables::default()
+            }),
+            progress,
+            stats: StorageStats::default(),
+            log_searcher,
+            wal_tx,
+            indexer_tx,
+            flusher_tx,
+            shutting_down: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        });
+        inner
+            .stats
+            .wal_torn_tail_bytes
+            .store(open_report.torn_tail_bytes, Ordering::Relaxed);
+
+        let replay_report = replay(&inner, &wal, &mut log_writer, min_persisted + 1)?;
+        inner.stats.wal_corrupt_records.store(
+            open_report.corrupt_records + replay_report.corrupt_records,
+            Ordering::Relaxed,
+        );
+        inner
+            .stats
+            .wal_replayed_records
+            .store(replay_report.replayed_records, Ordering::Relaxed);
+        inner
+            .stats
+            .wal_bytes
+            .store(wal.disk_bytes(), Ordering::Relaxed);
+        info!(
+            replayed_records = replay_report.replayed_records,
+            replayed_bytes = replay_report.replayed_bytes,
+            corrupt_records = inner.stats.wal_corrupt_records.load(Ordering::Relaxed),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "storage opened"
+        );
+
+        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(body)
+        };
+        let handles = vec![
+            spawn("wal-writer", {
+                let inner = inner.clone();
+                Box::new(move || writer::run_wal_writer(inner, wal, wal_rx))
+            })?,
+            spawn("log-indexer", {
+                let inner = inner.clone();
+                Box::new(move || indexer::run_log_indexer(inner, log_writer, indexer_rx))
+            })?,
+            spawn("flusher", {
+                let inner = inner.clone();
+                Box::new(move || flusher::run_flusher(inner, flusher_rx))
+            })?,
+        ];
+        *inner
+            .threads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = handles;
+        Ok(Store { inner })
+    }
+
+    /// Converts rows to their WAL form. CPU-bound: call it from a blocking thread for big
+    /// batches.
+    pub fn prepare(batch: IngestBatch) -> Result<PreparedAppend, StorageError> {
+        let (signal, num_records, record_batch, logs) = match batch {
+            IngestBatch::Spans(rows) => (Signal::Spans, rows.len(), spans_to_batch(&rows)?, None),
+            IngestBatch::Logs(rows) => {
+                (Signal::Logs, rows.len(), logs_to_batch(&rows)?, Some(rows))
+            }
+            IngestBatch::Metrics(rows) => {
+                (Signal::Metrics, rows.len(), metrics_to_batch(&rows)?, None)
+            }
+        };
+        let payload = encode_payload(signal, &record_batch)?;
+        Ok(PreparedAppend {
+            signal,
+            num_records: num_records as u64,
+            payload,
+            batch: record_batch,
+            logs,
+        })
+    }
+
+    /// Appends to the WAL and waits for the group fsync. `Ok` means durable: the caller may
+    /// acknowledge. `Unavailable` means nothing was written durably and the client should retry.
+    pub async fn append(&self, prepared: PreparedAppend) -> Result<u64, StorageError> {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return Err(StorageError::unavailable("shutting down"));
+        }
+        if inner.stats.wal_bytes() > inner.config.wal_max_backlog_bytes {
+            inner
+                .stats
+                .refused_backpressure
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(StorageError::Unavailable {
+                reason: "wal backlog is full; indexing is behind".to_string(),
+                retry_after_secs: 5,
+            });
+        }
+        let (ack_tx, ack_rx) = oneshot::channel();
+        let request = AppendRequest {
+            signal: prepared.signal,
+            num_records: prepared.num_records,
+            payload: prepared.payload,
+            batch: prepared.batch,
+            logs: prepared.logs,
+            ack: ack_tx,
+        };
+        match inner.wal_tx.try_send(WalCommand::Append(request)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                inner
+                    .stats
+                    .refused_backpressure
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(StorageError::unavailable("wal writer queue is full"));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StorageError::unavailable("storage is stopped"));
+            }
+        }
+        ack_rx
+            .await
+            .map_err(|_| StorageError::unavailable("wal writer stopped"))?
+    }
+
+    /// Published files and recent rows of the `spans` or `metrics` table.
+    pub fn snapshot(&self, signal: Signal) -> TableSnapshot {
+        let tables = self.inner.lock_tables();
+        TableSnapshot {
+            files: tables.catalog.file_paths(&self.inner.data_dir, signal),
+            recent: tables
+                .recent(signal)
+                .iter()
+                .map(|chunk| chunk.batch.clone())
+                .collect(),
+        }
+    }
+
+    /// The log searcher (sees what the last commit made durable).
+    pub fn log_searcher(&self) -> LogSearcher {
+        self.inner.log_searcher.clone()
+    }
+
+    /// Counters for `/metrics`.
+    pub fn stats(&self) -> &StorageStats {
+        &self.inner.stats
+    }
+
+    /// Writes every buffered span and metric to Parquet now (tests and admin use).
+    pub fn flush_now(&self) -> Result<(), StorageError> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        self.inner
+            .flusher_tx
+            .send(FlusherCommand::FlushNow(done_tx))
+            .map_err(|_| StorageError::unavailable("flusher stopped"))?;
+        done_rx
+            .recv()
+            .map_err(|_| StorageError::unavailable("flusher stopped"))
+    }
+
+    /// Stops in order: refuse new appends, let the WAL writer finish its group, commit the
+    /// log index, flush the recent buffer to Parquet. Blocking; idempotent.
+    pub fn shutdown(&self) {
+        let inner = &self.inner;
+        if inner.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let threads: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut threads = threads.into_iter();
+        // Same order as the threads were started: writer, indexer, flusher.
+        let _ = inner.wal_tx.send(WalCommand::Shutdown);
+        join(threads.next());
+        let _ = inner.indexer_tx.send(IndexerCommand::Shutdown);
+        join(threads.next());
+        let _ = inner.flusher_tx.send(FlusherCommand::Shutdown);
+        join(threads.next());
+        info!("storage stopped");
+    }
+}
+
+fn join(handle: Option<JoinHandle<()>>) {
+    if let Some(handle) = handle
+        && handle.join().is_err()
+    {
+        warn!("a storage thread panicked during shutdown");
+    }
+}
+
+#[derive(Default)]
+struct ReplayCounts {
+    replayed_records: u64,
+    replayed_bytes: u64,
+    corrupt_records: u64,
+}
+
+/// Replays WAL records not yet persisted in their store. Idempotent: each store's persisted
+/// position says which records it already holds.
+fn replay(
+    inner: &Inner,
+    wal: &Wal,
+    log_writer: &mut crate::logindex::LogIndexWriter,
+    from_seq: u64,
+) -> Result<ReplayCounts, StorageError> {
+    let mut counts = ReplayCounts::default();
+    let mut failure: Option<StorageError> = None;
+    let mut last_log_seq = None;
+    let report = wal.replay(from_seq, |seq, payload| {
+        let (signal, batch) = match decode_payload(payload) {
+            Ok(decoded) => decoded,
+            Err(err) => {
+                warn!(seq, error = %err, "skipping undecodable wal record");
+                counts.corrupt_records += 1;
+                return Ok(());
+            }
+        };
+        if seq <= inner.progress.persisted(signal) {
+            return Ok(());
+        }
+        counts.replayed_records += 1;
+        counts.replayed_bytes += payload.len() as u64;
+        // IPC keeps the columns; re-attach our schema so batches from the WAL and from new
+        // requests are interchangeable in one table.
+        let batch = match RecordBatch::try_new(schema_for(signal), batch.columns().to_vec()) {
+            Ok(batch) => batch,
+            Err(err) => {
+                warn!(seq, error = %err, "skipping wal record with an old schema");
+                counts.corrupt_records += 1;
+                return Ok(());
+            }
+        };
+        inner.progress.set_delivered(signal, seq);
+        match signal {
+            Signal::Logs => {
+                let added = logs_from_batch(&batch).and_then(|rows| log_writer.add(&rows));
+                if let Err(err) = added {
+                    failure.get_or_insert(err);
+                }
+                last_log_seq = Some(seq);
+            }
+            Signal::Spans | Signal::Metrics => {
+                let chunk = Chunk {
+                    seq,
+                    batch,
+                    received_at: Instant::now(),
+                };
+                let over_budget = {
+                    let mut tables = inner.lock_tables();
+                    tables.recent_mut(signal).push_back(chunk);
+                    tables.recent_rows(signal) >= inner.config.flush_max_rows
+                };
+                // Bound replay memory: flush as we go, like the running server would.
+                if over_budget && let Err(err) = flusher::flush_signal(inner, signal) {
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    if let Some(seq) = last_log_seq {
+        log_writer.commit(seq)?;
+        inner.progress.set_persisted(Signal::Logs, seq);
+    }
+    counts.corrupt_records += report.corrupt_records;
+    Ok(counts)
+}

@@ -1,0 +1,59 @@
+//! The span and metric tables as queries see them: published Parquet files plus the recent
+//! in-memory buffer of acknowledged rows not yet flushed. Both live under one lock so a
+//! flush swaps "these chunks" for "this file" atomically: a query sees every row exactly once.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+
+use crate::catalog::CatalogState;
+use crate::model::Signal;
+
+/// Acknowledged rows of one WAL record, waiting for the flusher.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    pub(crate) batch: RecordBatch,
+    pub(crate) received_at: Instant,
+}
+
+/// What a query reads for one table at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct TableSnapshot {
+    /// Published Parquet files, absolute paths.
+    pub files: Vec<PathBuf>,
+    /// Acknowledged rows not yet in any file.
+    pub recent: Vec<RecordBatch>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    pub(crate) catalog: CatalogState,
+    pub(crate) recent_spans: VecDeque<Chunk>,
+    pub(crate) recent_metrics: VecDeque<Chunk>,
+}
+
+impl Tables {
+    pub(crate) fn recent_mut(&mut self, signal: Signal) -> &mut VecDeque<Chunk> {
+        match signal {
+            Signal::Metrics => &mut self.recent_metrics,
+            Signal::Spans | Signal::Logs => &mut self.recent_spans,
+        }
+    }
+
+    pub(crate) fn recent(&self, signal: Signal) -> &VecDeque<Chunk> {
+        match signal {
+            Signal::Metrics => &self.recent_metrics,
+            Signal::Spans | Signal::Logs => &self.recent_spans,
+        }
+    }
+
+    pub(crate) fn recent_rows(&self, signal: Signal) -> usize {
+        self.recent(signal)
+            .iter()
+            .map(|chunk| chunk.batch.num_rows())
+            .sum()
+    }
+}

@@ -1,0 +1,205 @@
+//! Attribute values exactly as OTLP types them, plus the two encodings we persist:
+//! a display string (for SQL maps and full-text indexing) and a compact typed JSON
+//! (for exact round trips of ints, doubles, bools, bytes, arrays and nested maps).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+/// One OTLP `AnyValue`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AttrValue {
+    /// `stringValue`.
+    #[serde(rename = "s")]
+    Str(String),
+    /// `boolValue`.
+    #[serde(rename = "b")]
+    Bool(bool),
+    /// `intValue`.
+    #[serde(rename = "i")]
+    Int(i64),
+    /// `doubleValue`.
+    #[serde(rename = "d")]
+    Double(f64),
+    /// `bytesValue`, base64 in JSON.
+    #[serde(rename = "y", with = "base64_bytes")]
+    Bytes(Vec<u8>),
+    /// `arrayValue`.
+    #[serde(rename = "a")]
+    Array(Vec<AttrValue>),
+    /// `kvlistValue`, order kept.
+    #[serde(rename = "m")]
+    Map(Vec<(String, AttrValue)>),
+    /// An `AnyValue` with no value set.
+    #[serde(rename = "e")]
+    Empty,
+}
+
+/// Attributes in the order the client sent them.
+pub type Attributes = Vec<(String, AttrValue)>;
+
+impl AttrValue {
+    /// The text users see and search: strings verbatim, everything else as JSON.
+    pub fn to_display_string(&self) -> String {
+        match self {
+            AttrValue::Str(text) => text.clone(),
+            AttrValue::Bool(flag) => flag.to_string(),
+            AttrValue::Int(number) => number.to_string(),
+            AttrValue::Double(number) => format_double(*number),
+            AttrValue::Bytes(bytes) => BASE64.encode(bytes),
+            AttrValue::Empty => String::new(),
+            AttrValue::Array(_) | AttrValue::Map(_) => self.to_plain_json().to_string(),
+        }
+    }
+
+    /// Untyped JSON (what a user expects to read): maps become objects.
+    pub fn to_plain_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            AttrValue::Str(text) => Value::String(text.clone()),
+            AttrValue::Bool(flag) => Value::Bool(*flag),
+            AttrValue::Int(number) => Value::from(*number),
+            AttrValue::Double(number) => serde_json::Number::from_f64(*number)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(format_double(*number))),
+            AttrValue::Bytes(bytes) => Value::String(BASE64.encode(bytes)),
+            AttrValue::Array(items) => {
+                Value::Array(items.iter().map(Self::to_plain_json).collect())
+            }
+            AttrValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_plain_json()))
+                    .collect(),
+            ),
+            AttrValue::Empty => Value::Null,
+        }
+    }
+
+    /// Nesting depth: a scalar is 1, an array of scalars 2, and so on.
+    pub fn depth(&self) -> usize {
+        match self {
+            AttrValue::Array(items) => 1 + items.iter().map(Self::depth).max().unwrap_or(0),
+            AttrValue::Map(entries) => {
+                1 + entries
+                    .iter()
+                    .map(|(_, value)| value.depth())
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 1,
+        }
+    }
+}
+
+/// Doubles always keep a decimal point or exponent so they never read back as ints.
+fn format_double(number: f64) -> String {
+    if number.is_finite() && number.fract() == 0.0 && number.abs() < 1e15 {
+        format!("{number:.1}")
+    } else {
+        number.to_string()
+    }
+}
+
+/// Encodes the non-string attributes as typed JSON, or `None` when every value is a string
+/// (the common case: the display map alone then round-trips exactly).
+pub fn typed_json(attributes: &Attributes) -> Option<String> {
+    let typed: Vec<&(String, AttrValue)> = attributes
+        .iter()
+        .filter(|(_, value)| !matches!(value, AttrValue::Str(_)))
+        .collect();
+    if typed.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&typed).ok()
+}
+
+/// Rebuilds attributes from display pairs plus the typed JSON written by [`typed_json`].
+pub fn merge_typed(display_pairs: Vec<(String, String)>, typed: Option<&str>) -> Attributes {
+    let mut typed_entries: Vec<(String, AttrValue)> = typed
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    display_pairs
+        .into_iter()
+        .map(|(key, text)| {
+            let typed_pos = typed_entries
+                .iter()
+                .position(|(typed_key, _)| *typed_key == key);
+            match typed_pos {
+                Some(pos) => {
+                    let (_, value) = typed_entries.remove(pos);
+                    (key, value)
+                }
+                None => (key, AttrValue::Str(text)),
+            }
+        })
+        .collect()
+}
+
+/// Attributes as one JSON object of plain values (for APIs and display).
+pub fn attributes_to_plain_json(attributes: &Attributes) -> serde_json::Value {
+    serde_json::Value::Object(
+        attributes
+            .iter()
+            .map(|(key, value)| (key.clone(), value.to_plain_json()))
+            .collect(),
+    )
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BASE64.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_values_round_trip_through_display_and_typed_json() {
+        let attributes: Attributes = vec![
+            ("s".into(), AttrValue::Str("text".into())),
+            ("i".into(), AttrValue::Int(i64::MAX)),
+            ("d".into(), AttrValue::Double(2.0)),
+            ("b".into(), AttrValue::Bool(true)),
+            ("y".into(), AttrValue::Bytes(vec![0, 1, 255])),
+            (
+                "m".into(),
+                AttrValue::Map(vec![(
+                    "inner".into(),
+                    AttrValue::Array(vec![AttrValue::Int(1), AttrValue::Str("x".into())]),
+                )]),
+            ),
+        ];
+        let display: Vec<(String, String)> = attributes
+            .iter()
+            .map(|(key, value)| (key.clone(), value.to_display_string()))
+            .collect();
+        let typed = typed_json(&attributes);
+        assert_eq!(merge_typed(display, typed.as_deref()), attributes);
+    }
+
+    #[test]
+    fn doubles_display_with_a_decimal_point() {
+        assert_eq!(AttrValue::Double(2.0).to_display_string(), "2.0");
+        assert_eq!(AttrValue::Double(0.25).to_display_string(), "0.25");
+    }
+
+    #[test]
+    fn depth_counts_nesting() {
+        let nested = AttrValue::Array(vec![AttrValue::Map(vec![("k".into(), AttrValue::Int(1))])]);
+        assert_eq!(nested.depth(), 3);
+    }
+}

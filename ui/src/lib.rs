@@ -1,0 +1,50 @@
+//! Periscope ui: the HTTP surface on port 8080: our JSON query API, the Jaeger-compatible
+//! read API Grafana uses, health and metrics. It speaks the query crate's API only.
+
+mod api;
+mod error;
+mod health;
+mod params;
+mod render;
+mod state;
+
+pub use error::ApiError;
+pub use params::{parse_duration_ns, parse_time_ns, parse_trace_id};
+pub use state::{MetricsRenderer, UiState};
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+/// Every route of the API port.
+pub fn router(state: UiState) -> Router {
+    Router::new()
+        .route("/api/traces", get(api::search_traces))
+        .route("/api/traces/{trace_id}", get(api::get_trace))
+        .route("/api/services", get(api::services))
+        .route("/api/services/{service}/operations", get(api::operations))
+        .route("/api/logs/search", get(api::search_logs))
+        .route("/api/sql", post(api::sql))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Telemetry must not be cached or sniffed as HTML (shared/RELIABILITY.md §5, headers).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
