@@ -16,7 +16,6 @@ pub mod model;
 pub mod parquet_file;
 pub mod store;
 pub mod value;
-pub mod wal;
 
 pub use config::StorageConfig;
 pub use error::StorageError;
@@ -26,6 +25,9 @@ pub use model::{
 };
 pub use store::{IngestBatch, PreparedAppend, StorageStats, Store, TableSnapshot};
 pub use value::{AttrValue, Attributes};
+
+/// The write-ahead log lives in its own crate (the agent's disk buffer uses it too).
+pub use periscope_wal as wal;
 
 /// Re-exported so the query crate builds tables from our batches without naming arrow
 /// itself (DataFusion re-exports the same arrow version).

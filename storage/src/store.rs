@@ -149,7 +149,7 @@ impl Store {
             segment_max_bytes: config.wal_segment_bytes,
             max_record_bytes: MAX_RECORD_BYTES,
         };
-        let (wal, open_report) = Wal::open(wal_config, max_persisted + 1)?;
+        let (wal, open_report) = Wal::open(wal_config.clone(), max_persisted + 1)?;
 
         let (wal_tx, wal_rx) = mpsc::sync_channel(config.wal_queue_depth);
         let (indexer_tx, indexer_rx) = mpsc::sync_channel(64);
@@ -204,7 +204,7 @@ impl Store {
         let handles = vec![
             spawn("wal-writer", {
                 let inner = inner.clone();
-                Box::new(move || writer::run_wal_writer(inner, wal, wal_rx))
+                Box::new(move || writer::run_wal_writer(inner, wal, wal_config, wal_rx))
             })?,
             spawn("log-indexer", {
                 let inner = inner.clone();

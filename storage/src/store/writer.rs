@@ -13,13 +13,18 @@ use super::tables::Chunk;
 use super::{AppendRequest, IndexerCommand, Inner, WalCommand};
 use crate::error::StorageError;
 use crate::model::Signal;
-use crate::wal::Wal;
+use crate::wal::{Wal, WalConfig};
 
 /// Most requests and bytes written under one fsync.
 const MAX_GROUP_REQUESTS: usize = 512;
 const MAX_GROUP_BYTES: usize = 64 << 20;
 
-pub(crate) fn run_wal_writer(inner: Arc<Inner>, mut wal: Wal, commands: Receiver<WalCommand>) {
+pub(crate) fn run_wal_writer(
+    inner: Arc<Inner>,
+    mut wal: Wal,
+    wal_config: WalConfig,
+    commands: Receiver<WalCommand>,
+) {
     loop {
         let first = match commands.recv_timeout(Duration::from_secs(1)) {
             Ok(command) => command,
@@ -49,7 +54,9 @@ pub(crate) fn run_wal_writer(inner: Arc<Inner>, mut wal: Wal, commands: Receiver
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        write_group(&inner, &mut wal, group);
+        if !write_group(&inner, &mut wal, group) {
+            reopen(&inner, &mut wal, &wal_config);
+        }
         truncate(&inner, &mut wal);
         if shutdown {
             // Requests queued behind the shutdown were never written: refuse them so clients retry.
@@ -65,14 +72,34 @@ pub(crate) fn run_wal_writer(inner: Arc<Inner>, mut wal: Wal, commands: Receiver
     }
 }
 
-fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) {
+/// After a failed fsync the page cache can no longer be trusted (the WAL refuses further
+/// writes); reopening re-reads what is really on disk. Until it succeeds, appends fail and
+/// clients get 503, which they retry.
+fn reopen(inner: &Inner, wal: &mut Wal, wal_config: &WalConfig) {
+    match Wal::open(wal_config.clone(), wal.next_seq()) {
+        Ok((reopened, report)) => {
+            inner
+                .stats
+                .wal_torn_tail_bytes
+                .fetch_add(report.torn_tail_bytes, Ordering::Relaxed);
+            *wal = reopened;
+            warn!("wal reopened after a failed fsync");
+        }
+        Err(err) => error!(error = %err, "cannot reopen the wal after a failed fsync"),
+    }
+}
+
+/// Writes and syncs one group; false when the WAL must be reopened (a failed fsync).
+fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) -> bool {
     let mut appended = Vec::with_capacity(group.len());
+    let mut healthy = true;
     for request in group {
         match wal.append(&request.payload) {
             Ok(seq) => appended.push((seq, request)),
             Err(err) => {
                 inner.stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
                 error!(error = %err, "wal append failed");
+                healthy &= !matches!(err, crate::wal::WalError::Poisoned { .. });
                 let _ = request.ack.send(Err(StorageError::unavailable(format!(
                     "wal write failed: {err}"
                 ))));
@@ -80,7 +107,7 @@ fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) {
         }
     }
     if appended.is_empty() {
-        return;
+        return healthy;
     }
     if let Err(err) = wal.sync() {
         inner.stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
@@ -90,7 +117,7 @@ fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) {
                 "wal fsync failed: {err}"
             ))));
         }
-        return;
+        return false;
     }
     inner
         .stats
@@ -103,6 +130,7 @@ fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) {
             .add_appended(request.signal, request.num_records);
         let _ = request.ack.send(Ok(seq));
     }
+    healthy
 }
 
 /// Hands a durable record to its store. Spans and metrics enter the recent buffer here, so

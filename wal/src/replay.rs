@@ -4,10 +4,10 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::config::WalReport;
-use super::error::WalError;
-use super::scan::{ScanItem, Scanner};
-use super::segment::{self, HeaderError, SEGMENT_HEADER_LEN};
+use crate::config::WalReport;
+use crate::error::WalError;
+use crate::scan::{ScanItem, Scanner};
+use crate::segment::{self, HeaderError, SEGMENT_HEADER_LEN};
 
 /// One segment file to replay.
 pub(crate) struct ReplaySegment<'a> {
@@ -132,7 +132,7 @@ fn read(seg: &ReplaySegment<'_>) -> std::io::Result<Vec<u8>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::test_util::{open, replay_all, test_dir};
+    use crate::test_util::{open, replay_all, test_dir};
 
     #[test]
     fn from_seq_filters_and_skips_old_segments() {

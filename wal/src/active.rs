@@ -4,8 +4,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::error::WalError;
-use super::segment::{self, SEGMENT_HEADER_LEN_U64};
+use crate::error::WalError;
+use crate::segment::{self, SEGMENT_HEADER_LEN_U64};
 
 /// The open, writable tail segment.
 #[derive(Debug)]
@@ -196,7 +196,7 @@ impl ActiveSegment {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::test_util::test_dir;
+    use crate::test_util::test_dir;
 
     #[test]
     fn append_sync_and_failed_write_rollback() {

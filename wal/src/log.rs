@@ -3,13 +3,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::active::ActiveSegment;
-use super::config::{WalConfig, WalReport};
-use super::error::WalError;
-use super::frame::{self, FRAME_HEADER_LEN};
-use super::recover::{self, Recovery, SealedSegment};
-use super::replay::{self, ReplaySegment};
-use super::segment;
+use crate::active::ActiveSegment;
+use crate::config::{WalConfig, WalReport};
+use crate::error::WalError;
+use crate::frame::{self, FRAME_HEADER_LEN};
+use crate::recover::{self, Recovery, SealedSegment};
+use crate::replay::{self, ReplaySegment};
+use crate::segment;
 
 /// A write-ahead log in one directory. Writing needs `&mut self`; share it behind a mutex.
 #[derive(Debug)]
@@ -234,7 +234,7 @@ impl Wal {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::test_util::{config, open, replay_all, segment_bytes, test_dir};
+    use crate::test_util::{config, open, replay_all, segment_bytes, test_dir};
 
     #[test]
     fn roundtrip_with_rotation_empty_payloads_and_reopen() {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::scan::{ScanItem, Scanner};
-use super::segment::{self, SEGMENT_HEADER_LEN};
-use super::{Wal, WalConfig, WalReport};
+use crate::scan::{ScanItem, Scanner};
+use crate::segment::{self, SEGMENT_HEADER_LEN};
+use crate::{Wal, WalConfig, WalReport};
 
 /// A temporary directory, on tmpfs when available so that fsync costs nothing.
 pub(crate) fn test_dir() -> tempfile::TempDir {
@@ -70,7 +70,7 @@ pub(crate) fn locate(dir: &Path, seq: u64) -> Option<Located> {
                 return Some(Located {
                     path: seg.path,
                     offset,
-                    frame_len: payload.len() + super::frame::FRAME_HEADER_LEN,
+                    frame_len: payload.len() + crate::frame::FRAME_HEADER_LEN,
                 });
             }
         }

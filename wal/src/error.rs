@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can make a WAL operation fail.
 ///
 /// Corrupt content is deliberately *not* an error: it is skipped and counted in
-/// [`WalReport`](super::WalReport), because a log that refuses to open after one bad sector would
+/// [`WalReport`](crate::WalReport), because a log that refuses to open after one bad sector would
 /// take the whole server down with it.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {

@@ -6,8 +6,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::error::WalError;
-use super::frame::{le_u32, le_u64};
+use crate::error::WalError;
+use crate::frame::{le_u32, le_u64};
 
 /// First bytes of every segment; lets us reject foreign files that happen to be named `*.wal`.
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"PSCWAL\0\0";
@@ -201,7 +201,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), WalError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::test_util::test_dir;
+    use crate::test_util::test_dir;
 
     #[test]
     fn names_roundtrip_and_reject_garbage() {

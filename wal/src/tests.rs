@@ -13,9 +13,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use tempfile::TempDir;
 
-use super::frame::FRAME_HEADER_LEN;
-use super::test_util::{locate, segment_bytes, test_dir};
-use super::{Wal, WalConfig, WalError, WalReport};
+use crate::frame::FRAME_HEADER_LEN;
+use crate::test_util::{locate, segment_bytes, test_dir};
+use crate::{Wal, WalConfig, WalError, WalReport};
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -5,10 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::frame::{self, FRAME_HEADER_LEN};
-use super::segment::{self, SEGMENT_HEADER_LEN, SegmentFile};
-use super::test_util::{locate, open, replay_all, segment_bytes, test_dir};
-use super::{Wal, WalReport};
+use crate::frame::{self, FRAME_HEADER_LEN};
+use crate::segment::{self, SEGMENT_HEADER_LEN, SegmentFile};
+use crate::test_util::{locate, open, replay_all, segment_bytes, test_dir};
+use crate::{Wal, WalReport};
 
 /// 40-byte payloads make 60-byte frames: three records per 256-byte segment.
 const SEGMENT_MAX: u64 = 256;

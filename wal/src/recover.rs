@@ -3,12 +3,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::active::ActiveSegment;
-use super::config::WalReport;
-use super::error::WalError;
-use super::frame;
-use super::scan::Scanner;
-use super::segment::{self, SEGMENT_HEADER_LEN, SEGMENT_HEADER_LEN_U64, SegmentFile};
+use crate::active::ActiveSegment;
+use crate::config::WalReport;
+use crate::error::WalError;
+use crate::frame;
+use crate::scan::Scanner;
+use crate::segment::{self, SEGMENT_HEADER_LEN, SEGMENT_HEADER_LEN_U64, SegmentFile};
 
 /// A segment that is no longer appended to.
 #[derive(Debug)]
@@ -176,7 +176,7 @@ fn ensure_dir(dir: &Path) -> Result<(), WalError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::test_util::test_dir;
+    use crate::test_util::test_dir;
 
     #[test]
     fn empty_dir_starts_at_min_next_seq() {

@@ -1,6 +1,6 @@
 //! Walks the records of one segment held in memory, resynchronising past damage.
 
-use super::frame::{self, FRAME_HEADER_LEN};
+use crate::frame::{self, FRAME_HEADER_LEN};
 
 /// One step of a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
