@@ -258,8 +258,10 @@ pub(crate) async fn run(options: &RunOptions) -> anyhow::Result<Results> {
             )
         })
         .collect();
+    // Its own stream: the generators start from the same seed, so `rng` would repeat their ids.
+    let mut unused_ids = Rng::new(options.seed ^ 0x5eed_0ff5_e7ab_cdef);
     let missing: Vec<String> = (0..options.lookups)
-        .map(|_| format!("{api}/api/traces/{}", hex::encode(rng.trace_id())))
+        .map(|_| format!("{api}/api/traces/{}", hex::encode(unused_ids.trace_id())))
         .collect();
     results.trace_by_id_found = timed_gets(&client, &found, 200).await?;
     results.trace_by_id_missing = timed_gets(&client, &missing, 404).await?;
