@@ -1,0 +1,502 @@
+//! Tailer tests on real files with a simulated clock: the model test of
+//! shared/RELIABILITY.md A3, fingerprint collisions (A7) and rotation cases.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::StartAt;
+
+const POLL: Duration = Duration::from_millis(250);
+
+pub(crate) fn test_config(dir: &Path, pattern: &str) -> TailConfig {
+    TailConfig {
+        include: vec![format!("{}/{pattern}", dir.display())],
+        exclude: Vec::new(),
+        start_at: StartAt::Beginning,
+        max_line_bytes: 4096,
+        fingerprint_size: 1024,
+        glob_interval: POLL,
+        rotate_wait: Duration::from_secs(1),
+        partial_flush: Duration::from_millis(500),
+        max_open_files: 1024,
+        small_file_wait: Duration::from_secs(1),
+        ambiguity_wait: Duration::from_secs(2),
+        orphan_ttl: Duration::from_secs(60),
+        read_chunk: 64 * 1024,
+    }
+}
+
+/// Drives a tailer with a simulated clock and records what it emitted.
+struct Harness {
+    tailer: Tailer,
+    config: TailConfig,
+    now: Instant,
+    lines: Vec<String>,
+    /// Per file: fingerprint and end offset of its last line, as a checkpoint would hold.
+    checkpoint: HashMap<FileKey, KnownFile>,
+}
+
+impl Harness {
+    fn new(config: TailConfig) -> Self {
+        Self {
+            tailer: Tailer::new(config.clone(), Vec::new(), false).unwrap(),
+            config,
+            now: Instant::now(),
+            lines: Vec::new(),
+            checkpoint: HashMap::new(),
+        }
+    }
+
+    fn poll(&mut self) {
+        self.now += POLL;
+        let mut events = Vec::new();
+        loop {
+            let stats = self.tailer.poll(self.now, 1 << 20, &mut events);
+            if !stats.more {
+                break;
+            }
+        }
+        for event in events {
+            match event {
+                TailEvent::Started {
+                    key,
+                    fingerprint,
+                    offset,
+                    ..
+                } => {
+                    self.checkpoint.insert(
+                        key,
+                        KnownFile {
+                            key,
+                            fingerprint,
+                            offset,
+                        },
+                    );
+                }
+                TailEvent::Line {
+                    key,
+                    fingerprint,
+                    line,
+                    ..
+                } => {
+                    self.checkpoint.insert(
+                        key,
+                        KnownFile {
+                            key,
+                            fingerprint,
+                            offset: line.end,
+                        },
+                    );
+                    self.lines.push(line.text);
+                }
+                TailEvent::Ended { .. } => {}
+            }
+        }
+    }
+
+    fn poll_for(&mut self, duration: Duration) {
+        let until = self.now + duration;
+        while self.now < until {
+            self.poll();
+        }
+    }
+
+    /// A restart: a new tailer resuming from the checkpoint.
+    fn restart(&mut self) {
+        let known = self.checkpoint.values().cloned().collect();
+        self.tailer = Tailer::new(self.config.clone(), known, true).unwrap();
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+fn header() -> String {
+    // The same first 1 KiB in every file.
+    format!("{}\n", "H".repeat(1023))
+}
+
+#[test]
+fn same_first_kib_files_are_tailed_independently() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = Harness::new(test_config(dir.path(), "*.log"));
+    harness.poll();
+    let mut expected = HashSet::new();
+    for i in 0..200 {
+        let path = dir.path().join(format!("f{i:03}.log"));
+        let mut text = header();
+        for j in 0..5 {
+            let line = format!("file {i} line {j}");
+            text.push_str(&line);
+            text.push('\n');
+            expected.insert(line);
+        }
+        append(&path, &text);
+    }
+    harness.poll_for(Duration::from_secs(4));
+    let got: Vec<&String> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "every line once");
+    assert_eq!(got.into_iter().cloned().collect::<HashSet<_>>(), expected);
+    let headers = harness.lines.iter().filter(|l| l.starts_with('H')).count();
+    assert_eq!(headers, 200, "each file's header read once per file");
+}
+
+#[test]
+fn small_files_are_deferred_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = Harness::new(test_config(dir.path(), "*.log"));
+    for i in 0..20 {
+        append(
+            &dir.path().join(format!("s{i}.log")),
+            &format!("small {i}\n"),
+        );
+    }
+    harness.poll();
+    assert!(
+        harness.lines.is_empty(),
+        "files under the fingerprint size wait"
+    );
+    harness.poll_for(Duration::from_millis(1500));
+    assert_eq!(harness.lines.len(), 20);
+    // Growing past the fingerprint size later does not re-read them.
+    for i in 0..20 {
+        append(
+            &dir.path().join(format!("s{i}.log")),
+            &format!("{}\n", "x".repeat(1100)),
+        );
+    }
+    harness.poll_for(Duration::from_secs(1));
+    assert_eq!(harness.lines.len(), 40);
+}
+
+#[test]
+fn truncate_and_rewrite_with_the_same_first_line_is_read_as_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let mut harness = Harness::new(test_config(dir.path(), "*.log"));
+    append(&path, &format!("{}first generation\n", header()));
+    harness.poll_for(Duration::from_secs(1));
+    fs::write(&path, "").unwrap();
+    harness.poll();
+    append(&path, &format!("{}second generation\n", header()));
+    harness.poll_for(Duration::from_secs(3));
+    let got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, vec!["first generation", "second generation"]);
+}
+
+#[test]
+fn copytruncate_copy_continues_where_the_original_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    let mut harness = Harness::new(test_config(dir.path(), "app.log*"));
+    append(&path, &format!("{}one\ntwo\n", header()));
+    harness.poll();
+    // Written and rotated before the next poll: "three" is only in the copy.
+    append(&path, "three\n");
+    fs::copy(&path, &rotated).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, "four\n");
+    harness.poll_for(Duration::from_secs(4));
+    let mut got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    // Two files now: each in order, but they may interleave.
+    got.sort_unstable();
+    assert_eq!(got, vec!["four", "one", "three", "two"]);
+}
+
+#[test]
+fn copy_seen_before_the_truncation_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    let mut harness = Harness::new(test_config(dir.path(), "app.log*"));
+    append(&path, &format!("{}one\n", header()));
+    harness.poll();
+    fs::copy(&path, &rotated).unwrap();
+    harness.poll();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, "two\n");
+    harness.poll_for(Duration::from_secs(4));
+    let got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, vec!["one", "two"]);
+}
+
+#[test]
+fn rename_rotation_does_not_reread_and_drains_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut harness = Harness::new(test_config(dir.path(), "app.log"));
+    append(&path, &format!("{}a\n", header()));
+    harness.poll();
+    append(&path, "b\n");
+    fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+    append(&dir.path().join("app.log.1"), "c\n");
+    append(&path, &format!("{}d\n", header()));
+    harness.poll_for(Duration::from_secs(4));
+    let got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        got.iter().copied().collect::<HashSet<_>>(),
+        ["a", "b", "c", "d"].into()
+    );
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        harness.tailer.open_files(),
+        1,
+        "the rotated file is closed after rotate_wait"
+    );
+}
+
+#[test]
+fn deleted_file_is_drained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut harness = Harness::new(test_config(dir.path(), "*.log"));
+    append(&path, &format!("{}a\n", header()));
+    harness.poll();
+    let mut handle = OpenOptions::new().append(true).open(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    handle.write_all(b"written after delete\n").unwrap();
+    harness.poll_for(Duration::from_secs(3));
+    assert!(harness.lines.iter().any(|l| l == "written after delete"));
+    assert_eq!(harness.tailer.open_files(), 0);
+}
+
+#[test]
+fn start_at_end_applies_only_to_the_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), "*.log");
+    config.start_at = StartAt::End;
+    append(&dir.path().join("old.log"), &format!("{}old\n", header()));
+    let mut harness = Harness::new(config);
+    harness.poll();
+    append(&dir.path().join("old.log"), "new\n");
+    append(
+        &dir.path().join("later.log"),
+        &format!("{}later\n", header()),
+    );
+    // later.log shares old.log's first KiB, so it waits out the copy ambiguity first.
+    harness.poll_for(Duration::from_secs(3));
+    let got: HashSet<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, ["new", "later"].into());
+    // Written while down: a restart with checkpoints reads it, also from a file it never saw.
+    append(&dir.path().join("old.log"), "while down\n");
+    append(
+        &dir.path().join("unseen.log"),
+        &format!("{}unseen\n", header()),
+    );
+    harness.restart();
+    harness.poll_for(Duration::from_secs(3));
+    assert!(harness.lines.iter().any(|l| l == "while down"));
+    assert!(harness.lines.iter().any(|l| l == "unseen"));
+}
+
+#[test]
+fn many_files_respect_the_open_file_cap_and_all_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), "*.log");
+    config.max_open_files = 16;
+    let mut harness = Harness::new(config);
+    for i in 0..100 {
+        append(
+            &dir.path().join(format!("m{i}.log")),
+            &format!("{}first {i}\n", header()),
+        );
+    }
+    harness.poll_for(Duration::from_secs(3));
+    assert!(
+        harness.tailer.open_files() <= 16,
+        "{}",
+        harness.tailer.open_files()
+    );
+    for i in 0..100 {
+        append(
+            &dir.path().join(format!("m{i}.log")),
+            &format!("second {i}\n"),
+        );
+    }
+    harness.poll_for(Duration::from_secs(2));
+    let got = harness
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("second"))
+        .count();
+    assert_eq!(got, 100);
+    assert!(harness.tailer.open_files() <= 16);
+}
+
+// ---- A3: model-based test against random actions (after Vector's file watcher tests) ----
+
+#[derive(Debug, Clone)]
+enum Action {
+    WriteLine(usize),
+    Read,
+    Pause(u64),
+    Rotate,
+    Truncate,
+    Delete,
+    Restart,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        51 => (1usize..200).prop_map(Action::WriteLine),
+        19 => Just(Action::Read),
+        6 => (1u64..3000).prop_map(Action::Pause),
+        10 => Just(Action::Rotate),
+        5 => Just(Action::Truncate),
+        5 => Just(Action::Delete),
+        4 => Just(Action::Restart),
+    ]
+}
+
+fn run_model(actions: &[Action]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut config = test_config(dir.path(), "app.log");
+    // Small fingerprints so every file is identified at the first poll that sees it.
+    config.fingerprint_size = 16;
+    let mut harness = Harness::new(config);
+    let mut seq = 0u64;
+    let mut written: Vec<String> = Vec::new();
+    // Lines of the current app.log not yet covered by a Read, and whether the tailer has
+    // seen this generation of the file (then it holds it open through rotation or deletion).
+    let mut current_unread: Vec<String> = Vec::new();
+    let mut current_seen = false;
+    // Lines of rotated-away or deleted generations the tailer holds open but has not read.
+    let mut old_unread: Vec<String> = Vec::new();
+    let mut may_lose: HashSet<String> = HashSet::new();
+    for action in actions {
+        match action {
+            Action::WriteLine(len) => {
+                if !path.try_exists().unwrap() {
+                    current_seen = false;
+                }
+                let line = format!("line-{seq:08}-{}", "x".repeat(*len));
+                seq += 1;
+                append(&path, &format!("{line}\n"));
+                written.push(line.clone());
+                current_unread.push(line);
+            }
+            Action::Read => {
+                harness.poll();
+                // An empty file has no identity yet, so the tailer cannot hold it.
+                current_seen = fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+                current_unread.clear();
+                old_unread.clear();
+            }
+            Action::Pause(ms) => harness.now += Duration::from_millis(*ms),
+            Action::Rotate | Action::Delete => {
+                if path.try_exists().unwrap() {
+                    if matches!(action, Action::Rotate) {
+                        fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+                    } else {
+                        fs::remove_file(&path).unwrap();
+                    }
+                    // Gone before the tailer ever saw it: the documented gap.
+                    if current_seen {
+                        old_unread.append(&mut current_unread);
+                    } else {
+                        may_lose.extend(current_unread.drain(..));
+                    }
+                    current_seen = false;
+                }
+            }
+            Action::Truncate => {
+                may_lose.extend(current_unread.drain(..));
+                if path.try_exists().unwrap() {
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .unwrap()
+                        .set_len(0)
+                        .unwrap();
+                }
+            }
+            Action::Restart => {
+                // A rotated-away file nobody read since its last lines is the known
+                // "moved while down" gap.
+                may_lose.extend(old_unread.drain(..));
+                // The new process has not seen app.log yet either.
+                current_seen = false;
+                harness.restart();
+            }
+        }
+    }
+    harness.poll_for(Duration::from_secs(5));
+    let mut seen = HashSet::new();
+    for line in &harness.lines {
+        prop_assert!(seen.insert(line.clone()), "duplicate {line}");
+    }
+    let written_set: HashSet<&String> = written.iter().collect();
+    for line in &harness.lines {
+        prop_assert!(written_set.contains(line), "never written: {line}");
+    }
+    for line in &written {
+        if !may_lose.contains(line) {
+            prop_assert!(seen.contains(line), "lost {line}");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if std::env::var("PERISCOPE_TEST_SCALE").as_deref() == Ok("full") { 10_000 } else { 1_000 },
+        ..ProptestConfig::default()
+    })]
+    #[test]
+    fn file_watcher_model(actions in prop::collection::vec(action(), 1..60)) {
+        run_model(&actions)?;
+    }
+}
