@@ -10,10 +10,14 @@
 //! Depends on no Periscope crate except `periscope-wal`, and on no DataFusion, tantivy, arrow
 //! or parquet: it runs on every host and must stay small (checked by `.ci/run`).
 
+pub mod buffer;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod multiline;
 pub mod parse;
+pub mod record;
 pub mod tail;
 
 pub use config::Config;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{ParserConfig, ParserKind, TimestampFormat};
 
-pub use fields::Parsed;
+pub use fields::{Parsed, key_value};
 
 /// A compiled `parser` section.
 #[derive(Debug)]

@@ -53,7 +53,7 @@ pub(crate) fn string_value(text: String) -> AnyValue {
 }
 
 /// An attribute.
-pub(crate) fn key_value(key: String, value: AnyValue) -> KeyValue {
+pub fn key_value(key: String, value: AnyValue) -> KeyValue {
     KeyValue {
         key,
         value: Some(value),
