@@ -17,7 +17,11 @@ pub mod error;
 pub mod metrics;
 pub mod multiline;
 pub mod parse;
+pub mod receiver;
 pub mod record;
+pub mod run;
+pub mod sink;
+pub mod source;
 pub mod tail;
 
 pub use config::Config;
