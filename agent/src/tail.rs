@@ -12,6 +12,8 @@ mod tailer;
 mod tracked;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 pub use fingerprint::{FileKey, Fingerprint};
