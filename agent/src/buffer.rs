@@ -233,6 +233,12 @@ impl Buffer {
         Ok(seqs)
     }
 
+    /// Appends directly, bypassing the writer task (tests of the sink).
+    #[cfg(test)]
+    pub(crate) fn append_for_test(&self, entries: &[BufferEntry]) {
+        self.append_blocking(entries).expect("append");
+    }
+
     /// Waits until an entry with seq ≥ `from_seq` exists.
     pub async fn wait_for_data(&self, from_seq: u64) {
         loop {

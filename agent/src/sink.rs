@@ -6,6 +6,8 @@ mod http;
 mod outcome;
 mod retry;
 mod sender;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -188,7 +188,17 @@ address = "127.0.0.1:0"
     logger_provider.shutdown()
     tracer_provider.shutdown()
 
+    # And over the agent's local OTLP/gRPC port.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+    grpc_provider = TracerProvider(resource=resource)
+    grpc_provider.add_span_processor(SimpleSpanProcessor(
+        GrpcSpanExporter(endpoint=agent.addresses["otlp_grpc"], insecure=True)))
+    with grpc_provider.get_tracer("test").start_as_current_span("through the agent over grpc") as span:
+        grpc_trace_id = format(span.get_span_context().trace_id, "032x")
+    grpc_provider.shutdown()
+
     poll(lambda: server.trace(trace_id), timeout=30, what="span forwarded by the agent")
+    poll(lambda: server.trace(grpc_trace_id), timeout=30, what="grpc span forwarded by the agent")
     poll(lambda: server.logs('"sdk log through the agent"')["total"] >= 1, timeout=30, what="log forwarded")
     # Empty and malformed requests get the OTLP answers, never a 5xx.
     assert requests.post(f"{endpoint}/v1/logs", data=b"\xff\x00garbage",
@@ -198,5 +208,5 @@ address = "127.0.0.1:0"
     assert requests.post(f"{endpoint}/v1/logs", data=b"{}", headers={"content-type": "text/plain"},
                          timeout=5).status_code == 415
     metrics = agent.metrics()
-    assert metrics['periscope_agent_otlp_requests_total{outcome="accepted"}'] >= 2
+    assert metrics['periscope_agent_otlp_requests_total{outcome="accepted"}'] >= 3
     assert agent.stop() == 0
