@@ -10,7 +10,7 @@ mod writer;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -66,6 +66,12 @@ struct Inner {
     config: BufferConfig,
     checkpoint_path: PathBuf,
     metrics: Arc<Metrics>,
+    /// Set at shutdown: writers stop waiting for space, so a full buffer with a collector
+    /// that is down cannot hold the shutdown hostage.
+    closing: AtomicBool,
+    /// `(wal_seq, acked_seq)` of the last checkpoint written; an unchanged state is not
+    /// written again (an idle agent does no IO).
+    last_written: Mutex<Option<(u64, u64)>>,
 }
 
 /// Cheap-to-clone handle to the disk buffer.
@@ -164,6 +170,8 @@ impl Buffer {
                 config,
                 checkpoint_path,
                 metrics,
+                closing: AtomicBool::new(false),
+                last_written: Mutex::new(None),
             }),
         })
     }
@@ -357,12 +365,19 @@ impl Buffer {
     /// # Errors
     /// Writing the checkpoint or deleting segments failed.
     pub fn checkpoint_blocking(&self) -> Result<(), AgentError> {
+        // Held throughout: the checkpointer and drop_oldest must not write the file at once.
+        let mut last_written = lock(&self.inner.last_written);
         let snapshot = {
             let mut state = lock(&self.inner.state);
+            let position = (state.checkpoint.wal_seq, state.checkpoint.acked_seq);
+            if *last_written == Some(position) {
+                return Ok(());
+            }
             state.checkpoint.forget_stale(now_unix_ms());
             state.checkpoint.clone()
         };
         checkpoint::store(&self.inner.checkpoint_path, &snapshot)?;
+        *last_written = Some((snapshot.wal_seq, snapshot.acked_seq));
         let mut wal = lock(&self.inner.wal);
         wal.truncate_below(snapshot.acked_seq.min(snapshot.wal_seq))?;
         wal.sync()?;
@@ -407,6 +422,16 @@ impl Buffer {
         );
         self.checkpoint_blocking()?;
         Ok(true)
+    }
+
+    /// From now on writers are refused rather than kept waiting for space.
+    pub fn begin_shutdown(&self) {
+        self.inner.closing.store(true, Ordering::Relaxed);
+        self.inner.space_freed.notify_waiters();
+    }
+
+    fn is_closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Relaxed)
     }
 
     async fn wait_for_space(&self) {

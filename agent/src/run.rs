@@ -107,7 +107,8 @@ pub async fn run(
         listen.insert("otlp_http".to_string(), bound.to_string().into());
     }
     drop(receiver_state);
-    if let Some(addr) = config.metrics.address {
+    if config.metrics.enabled {
+        let addr = config.metrics.address;
         let bound = serve(
             &tasks,
             addr,
@@ -154,6 +155,7 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     stop_sources.store(true, Ordering::Relaxed);
+    buffer.begin_shutdown();
     let joined = tokio::task::spawn_blocking(move || {
         for thread in threads {
             let _ = thread.join();
@@ -276,3 +278,6 @@ fn host_name() -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }
+
+#[cfg(test)]
+mod tests;

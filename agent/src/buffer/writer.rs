@@ -112,7 +112,7 @@ async fn admit(buffer: &Buffer, bytes: usize, wait: bool) -> bool {
                     Err(_) => return false,
                 }
             }
-            WhenFull::Block if !wait => return false,
+            WhenFull::Block if !wait || buffer.is_closing() => return false,
             WhenFull::Block => buffer.wait_for_space().await,
         }
     }

@@ -249,18 +249,26 @@ impl OtlpReceiverConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Listen address; unset disables the endpoint.
+    /// Serve the endpoint at all.
+    #[serde(default = "default_metrics_enabled")]
+    pub enabled: bool,
+    /// Listen address (port 0 picks a free port; see `listen.json`).
     #[serde(default = "default_metrics_address")]
-    pub address: Option<SocketAddr>,
+    pub address: SocketAddr,
 }
 
-fn default_metrics_address() -> Option<SocketAddr> {
-    Some(SocketAddr::from(([127, 0, 0, 1], 9598)))
+fn default_metrics_enabled() -> bool {
+    true
+}
+
+fn default_metrics_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9598))
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
+            enabled: default_metrics_enabled(),
             address: default_metrics_address(),
         }
     }
