@@ -25,6 +25,9 @@ use crate::config::{BufferConfig, WhenFull};
 use crate::error::AgentError;
 use crate::metrics::{DropReason, Metrics};
 
+/// Acknowledged records after which the checkpoint is written before its tick.
+const EARLY_CHECKPOINT_RECORDS: u64 = 500;
+
 /// An entry waiting for the collector.
 #[derive(Debug)]
 struct Queued {
@@ -63,6 +66,11 @@ struct Inner {
     state: Mutex<State>,
     data_ready: Notify,
     space_freed: Notify,
+    /// Signalled when many records were acknowledged since the last checkpoint: a crash
+    /// resends what the checkpoint does not record as acknowledged, so after a burst (a
+    /// backlog draining) the checkpoint is written early rather than on the next tick.
+    checkpoint_due: Notify,
+    acked_since_checkpoint: std::sync::atomic::AtomicU64,
     config: BufferConfig,
     checkpoint_path: PathBuf,
     metrics: Arc<Metrics>,
@@ -167,6 +175,8 @@ impl Buffer {
                 }),
                 data_ready: Notify::new(),
                 space_freed: Notify::new(),
+                checkpoint_due: Notify::new(),
+                acked_since_checkpoint: std::sync::atomic::AtomicU64::new(0),
                 config,
                 checkpoint_path,
                 metrics,
@@ -348,6 +358,14 @@ impl Buffer {
         }
         state.checkpoint.acked_seq = state.checkpoint.acked_seq.max(seq);
         drop(state);
+        let since = self
+            .inner
+            .acked_since_checkpoint
+            .fetch_add(records, Ordering::Relaxed)
+            + records;
+        if since >= EARLY_CHECKPOINT_RECORDS {
+            self.inner.checkpoint_due.notify_one();
+        }
         let gauge = &self.inner.metrics.buffer_records;
         let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
             Some(v.saturating_sub(records))
@@ -376,6 +394,9 @@ impl Buffer {
             state.checkpoint.forget_stale(now_unix_ms());
             state.checkpoint.clone()
         };
+        self.inner
+            .acked_since_checkpoint
+            .store(0, Ordering::Relaxed);
         checkpoint::store(&self.inner.checkpoint_path, &snapshot)?;
         *last_written = Some((snapshot.wal_seq, snapshot.acked_seq));
         let mut wal = lock(&self.inner.wal);
@@ -422,6 +443,11 @@ impl Buffer {
         );
         self.checkpoint_blocking()?;
         Ok(true)
+    }
+
+    /// Completes when enough was acknowledged that the checkpoint should not wait for its tick.
+    pub async fn checkpoint_due(&self) {
+        self.inner.checkpoint_due.notified().await;
     }
 
     /// From now on writers are refused rather than kept waiting for space.

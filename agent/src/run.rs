@@ -192,6 +192,7 @@ async fn checkpoint_loop(buffer: Buffer, interval: Duration, stop: CancellationT
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            () = buffer.checkpoint_due() => {}
             () = stop.cancelled() => return,
         }
         let writer = buffer.clone();

@@ -156,12 +156,14 @@ def test_local_otlp_from_the_python_sdk_is_forwarded(tmp_path, server):
     """An application exports logs and spans to the agent's local OTLP/HTTP port."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
     from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     import logging
+    import warnings
+    warnings.filterwarnings("ignore", message=".*LoggingHandler.*deprecated", category=DeprecationWarning)
 
     agent = Agent(tmp_path / "agent", f"""
 [otlp]
@@ -183,7 +185,7 @@ address = "127.0.0.1:0"
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
     logger = logging.getLogger("agent-e2e")
     logger.propagate = False
-    logger.addHandler(__import__("opentelemetry.sdk._logs", fromlist=["LoggingHandler"]).LoggingHandler(logger_provider=logger_provider))
+    logger.addHandler(LoggingHandler(logger_provider=logger_provider))
     logger.warning("sdk log through the agent")
     logger_provider.shutdown()
     tracer_provider.shutdown()
