@@ -71,10 +71,24 @@ impl Tracked {
     pub(crate) fn refresh(&mut self, fingerprint_size: usize) -> io::Result<Change> {
         let (metadata, file) = match &self.file {
             Some(file) => (file.metadata()?, None),
-            None => match reopen(&self.path, self.key) {
-                Some((metadata, file)) => (metadata, Some(file)),
-                None => return Ok(Change::Lost),
-            },
+            None => {
+                // A stat by path is much cheaper than an open; reopen only on change.
+                let Some(metadata) = std::fs::metadata(&self.path)
+                    .ok()
+                    .filter(|m| FileKey::of(m) == self.key)
+                else {
+                    return Ok(Change::Lost);
+                };
+                let unchanged = metadata.len() == self.size
+                    && (metadata.mtime(), metadata.mtime_nsec()) == self.mtime;
+                if unchanged {
+                    return Ok(Change::Same);
+                }
+                match reopen(&self.path, self.key) {
+                    Some((metadata, file)) => (metadata, Some(file)),
+                    None => return Ok(Change::Lost),
+                }
+            }
         };
         let size = metadata.len();
         let mtime = (metadata.mtime(), metadata.mtime_nsec());
@@ -82,7 +96,6 @@ impl Tracked {
         self.size = size;
         self.mtime = mtime;
         if !changed {
-            // A handle reopened just to look stays closed.
             return Ok(Change::Same);
         }
         if let Some(file) = file {
