@@ -14,6 +14,7 @@ periscope: traces, logs and metrics in one binary
 
 USAGE:
     periscope serve [OPTIONS]
+    periscope bench run|gen [OPTIONS]     (see `periscope bench --help`)
 
 OPTIONS (serve):
     --config <FILE>           TOML configuration (see docs/configuration.md)
@@ -42,6 +43,8 @@ pub enum Command {
         /// Print it instead of running.
         print_config: bool,
     },
+    /// Load generator and benchmark suite; the arguments after `bench`.
+    Bench(Vec<String>),
     /// Print usage.
     Help,
     /// Print the version.
@@ -67,7 +70,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> 
         "-h" | "--help" | "help" => return Ok(Command::Help),
         "-V" | "--version" => return Ok(Command::Version),
         "serve" => {}
-        other => bail!("unknown command {other:?}; try `periscope serve` or `periscope --help`"),
+        "bench" => return Ok(Command::Bench(args.collect())),
+        other => bail!(
+            "unknown command {other:?}; try `periscope serve`, `periscope bench` or `periscope --help`"
+        ),
     }
     let mut config_path: Option<PathBuf> = None;
     let mut data_dir = None;

@@ -25,6 +25,7 @@ fn real_main() -> anyhow::Result<()> {
     match cli::parse(std::env::args().skip(1))? {
         Command::Help => print!("{USAGE}"),
         Command::Version => println!("periscope {}", env!("CARGO_PKG_VERSION")),
+        Command::Bench(args) => periscope::bench::main(args)?,
         Command::Serve {
             config,
             print_config: true,
