@@ -7,6 +7,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from conftest import poll
@@ -21,7 +22,8 @@ def free_port():
 
 
 class Agent:
-    """One agent process with its config and data dir; restartable (also after SIGKILL)."""
+    """One agent process with its config and data dir; restartable (also after SIGKILL).
+    Create agents through the `agents` fixture so a failing test leaves none running."""
 
     def __init__(self, work_dir: Path, config: str, env=None):
         self.work_dir = Path(work_dir)
@@ -96,3 +98,20 @@ def missing_buckets(server, prefix, expected, bucket=1000):
         if got != end - start:
             short.append((start, end, got))
     return short
+
+
+@pytest.fixture
+def agents():
+    """Makes agents and kills whatever is still running when the test ends."""
+    created = []
+
+    def make(work_dir, config, env=None):
+        agent = Agent(work_dir, config, env)
+        created.append(agent)
+        return agent
+
+    yield make
+    for agent in created:
+        if agent.process and agent.process.poll() is None:
+            agent.process.kill()
+            agent.process.wait()

@@ -119,8 +119,8 @@ def server(tmp_path):
 def server_factory(tmp_path):
     created = []
 
-    def make(name="data", env=None):
-        instance = Server(tmp_path / name, env=env)
+    def make(name="data", env=None, **addresses):
+        instance = Server(tmp_path / name, env=env, **addresses)
         created.append(instance)
         return instance
 

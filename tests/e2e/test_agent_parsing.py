@@ -3,17 +3,17 @@ joined by a multiline pattern, as Periscope stores them."""
 import json
 from datetime import datetime, timezone
 
-from agent_harness import Agent
+from agent_harness import agents  # noqa: F401 (fixture)
 from conftest import poll
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 SPAN_ID = "eee19b7ec3c1b174"
 
 
-def test_json_fields_trace_context_and_multiline_stack_traces(tmp_path, server):
+def test_json_fields_trace_context_and_multiline_stack_traces(tmp_path, server, agents):
     logs = tmp_path / "logs"
     logs.mkdir()
-    agent = Agent(tmp_path / "agent", f"""
+    agent = agents(tmp_path / "agent", f"""
 [sources.api]
 include = ["{logs}/api.json"]
 start_at = "beginning"

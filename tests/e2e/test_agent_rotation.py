@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from agent_harness import Agent, count_lines, free_port, missing_buckets
-from conftest import Server, poll
+from agent_harness import agents, count_lines, free_port, missing_buckets  # noqa: F401 (fixture)
+from conftest import poll
 
 SCALE = os.environ.get("PERISCOPE_TEST_SCALE", "smoke")
 DURATION_S = 30 if SCALE == "smoke" else 300
@@ -50,7 +50,7 @@ def logrotate(conf, state):
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_every_line_arrives_through_rotation_kills_and_outage(tmp_path):
+def test_every_line_arrives_through_rotation_kills_and_outage(tmp_path, agents, server_factory):
     logs = tmp_path / "logs"
     logs.mkdir(mode=0o755)
     create_conf = tmp_path / "create.conf"
@@ -60,8 +60,8 @@ def test_every_line_arrives_through_rotation_kills_and_outage(tmp_path):
     state = tmp_path / "logrotate.state"
 
     grpc_port = free_port()
-    server = Server(tmp_path / "server", otlp_grpc_addr=f"127.0.0.1:{grpc_port}").start()
-    agent = Agent(tmp_path / "agent", f"""
+    server = server_factory("server", otlp_grpc_addr=f"127.0.0.1:{grpc_port}").start()
+    agent = agents(tmp_path / "agent", f"""
 checkpoint_interval_ms = {CHECKPOINT_INTERVAL_MS}
 [sources.rot]
 include = ["{logs}/*.log", "{logs}/*.log.1"]
@@ -152,7 +152,7 @@ address = "127.0.0.1:0"
     server.stop()
 
 
-def test_local_otlp_from_the_python_sdk_is_forwarded(tmp_path, server):
+def test_local_otlp_from_the_python_sdk_is_forwarded(tmp_path, server, agents):
     """An application exports logs and spans to the agent's local OTLP/HTTP port."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -165,7 +165,7 @@ def test_local_otlp_from_the_python_sdk_is_forwarded(tmp_path, server):
     import warnings
     warnings.filterwarnings("ignore", message=".*LoggingHandler.*deprecated", category=DeprecationWarning)
 
-    agent = Agent(tmp_path / "agent", f"""
+    agent = agents(tmp_path / "agent", f"""
 [otlp]
 http_address = "127.0.0.1:0"
 grpc_address = "127.0.0.1:0"
