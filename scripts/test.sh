@@ -15,7 +15,8 @@ cargo test --workspace --doc
 
 echo "== end-to-end tests (pytest, Python OpenTelemetry SDK)"
 python=$("$root/scripts/python-env.sh")
-cargo build --bin periscope
+cargo build --bin periscope --bin periscope-agent
 export PERISCOPE_BIN="$CARGO_TARGET_DIR/debug/periscope"
+export PERISCOPE_AGENT_BIN="$CARGO_TARGET_DIR/debug/periscope-agent"
 cd "$root/tests/e2e"
 "$python" -m pytest -q -p no:cacheprovider "$@"

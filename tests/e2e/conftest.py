@@ -34,8 +34,11 @@ def poll(predicate, timeout=20.0, interval=0.05, what="condition"):
 class Server:
     """One periscope process. Restartable on the same data dir."""
 
-    def __init__(self, data_dir: Path, env=None):
+    def __init__(self, data_dir: Path, env=None, otlp_grpc_addr="127.0.0.1:0", otlp_http_addr="127.0.0.1:0"):
         self.data_dir = Path(data_dir)
+        # Fixed addresses let a client (the agent) reach the server again after a restart.
+        self.otlp_grpc_addr = otlp_grpc_addr
+        self.otlp_http_addr = otlp_http_addr
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("RUST_LOG", "warn")
         self.process = None
@@ -51,7 +54,7 @@ class Server:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [BIN, "serve", "--data-dir", str(self.data_dir),
-             "--otlp-grpc-addr", "127.0.0.1:0", "--otlp-http-addr", "127.0.0.1:0",
+             "--otlp-grpc-addr", self.otlp_grpc_addr, "--otlp-http-addr", self.otlp_http_addr,
              "--http-addr", "127.0.0.1:0"],
             env=self.env, stdout=log, stderr=log)
 
@@ -116,8 +119,8 @@ def server(tmp_path):
 def server_factory(tmp_path):
     created = []
 
-    def make(name="data", env=None):
-        instance = Server(tmp_path / name, env=env)
+    def make(name="data", env=None, **addresses):
+        instance = Server(tmp_path / name, env=env, **addresses)
         created.append(instance)
         return instance
 
