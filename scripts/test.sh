@@ -15,7 +15,7 @@ cargo test --workspace --doc
 
 echo "== end-to-end tests (pytest, Python OpenTelemetry SDK)"
 python=$("$root/scripts/python-env.sh")
-cargo build --bin periscope --bin periscope-agent
+cargo build --workspace --bins
 export PERISCOPE_BIN="$CARGO_TARGET_DIR/debug/periscope"
 export PERISCOPE_AGENT_BIN="$CARGO_TARGET_DIR/debug/periscope-agent"
 cd "$root/tests/e2e"

@@ -14,18 +14,20 @@ from conftest import poll
 import otlp_raw as raw
 
 SCALE = os.environ.get("PERISCOPE_TEST_SCALE", "smoke")
-SPANS_PER_CLIENT = 5_000 if SCALE == "smoke" else 100_000
+MIN_SPANS_PER_CLIENT = 5_000 if SCALE == "smoke" else 100_000
 BATCH = 100
 KILLS = 5 if SCALE == "smoke" else 30
-# Clients pace their batches so the sending outlasts the kill loop (kills come every 2 ± 1 s).
-BATCH_INTERVAL_SECS = 3.0 * KILLS / (SPANS_PER_CLIENT / BATCH) * 1.2
+# Clients send back to back, with a short pause so they do not saturate a 2-core machine,
+# until the kill loop is over: every kill then lands while both clients are sending.
+PAUSE_BETWEEN_BATCHES_SECS = 0.02
 
 
 class Client(threading.Thread):
     """Sends its spans in order, each batch until acknowledged."""
 
-    def __init__(self, name, transport, server):
+    def __init__(self, name, transport, server, stop):
         super().__init__(daemon=True)
+        self.stop = stop
         self.name_ = name
         self.transport = transport
         self.server = server
@@ -68,10 +70,9 @@ class Client(threading.Thread):
         return False
 
     def run(self):
-        next_send = time.monotonic()
-        for first in range(0, SPANS_PER_CLIENT, BATCH):
-            time.sleep(max(0.0, next_send - time.monotonic()))  # pacing to a target rate
-            next_send = time.monotonic() + BATCH_INTERVAL_SECS
+        first = 0
+        while not self.stop.is_set() or first < MIN_SPANS_PER_CLIENT:
+            time.sleep(PAUSE_BETWEEN_BATCHES_SECS)
             body = self.batch(first)
             delay = 0.05
             while not self.send(body):
@@ -81,6 +82,7 @@ class Client(threading.Thread):
                 time.sleep(delay)  # client retry back-off, as OTLP exporters do
                 delay = min(delay * 1.5, 1.0)
             self.acked.update(range(first, first + BATCH))
+            first += BATCH
 
 
 def test_acknowledged_spans_survive_sigkill_loop(server_factory):
@@ -88,37 +90,57 @@ def test_acknowledged_spans_survive_sigkill_loop(server_factory):
     print(f"PERISCOPE_TEST_SEED={seed}")
     rng = random.Random(seed)
     server = server_factory("crash").start()
-    clients = [Client("grpc-client", "grpc", server), Client("http-client", "http", server)]
+    stop = threading.Event()
+    clients = [Client("grpc-client", "grpc", server, stop), Client("http-client", "http", server, stop)]
     for client in clients:
         client.start()
     for kill in range(KILLS):
         time.sleep(rng.uniform(1.0, 3.0))  # the kill interval of D1, not a wait for a result
-        assert all(client.is_alive() for client in clients), f"clients finished before kill {kill + 1}; raise the load"
+        assert all(client.is_alive() for client in clients), f"a client stopped before kill {kill + 1}"
         server.kill()
         restarted_at = time.monotonic()
         server.start()
         assert time.monotonic() - restarted_at < 10, "accepting again took too long (D1 asks for 5 s)"
+    stop.set()
     for client in clients:
         client.join(timeout=300)
         assert not client.is_alive(), "client did not finish"
         assert not client.errors, client.errors
-        assert len(client.acked) == SPANS_PER_CLIENT
+        assert len(client.acked) >= MIN_SPANS_PER_CLIENT
         assert client.failed_attempts > 0, "the kills never interrupted this client"
         print(f"{client.name_}: {client.failed_attempts} failed attempts retried")
 
     def stored(client):
-        result = server.sql(
-            "SELECT CAST(attributes['seq'] AS BIGINT) AS seq, count(*) AS copies FROM spans "
-            f"WHERE trace_id = '{client.trace_id.hex()}' GROUP BY 1")
-        return {row[0]: row[1] for row in result["rows"]}
+        """seq → copies stored, read in pages (the SQL API caps rows per answer)."""
+        copies = {}
+        page = 4000
+        for low in range(0, max(client.acked) + 1, page):
+            result = server.sql(
+                "SELECT CAST(attributes['seq'] AS BIGINT) AS seq, count(*) AS copies FROM spans "
+                f"WHERE trace_id = '{client.trace_id.hex()}' "
+                f"AND CAST(attributes['seq'] AS BIGINT) BETWEEN {low} AND {low + page - 1} GROUP BY 1")
+            assert not result["truncated"]
+            copies.update({row[0]: row[1] for row in result["rows"]})
+        return copies
 
     for client in clients:
-        copies = poll(lambda: (s := stored(client)) and len(s) >= len(client.acked) and s,
-                      timeout=60, what=f"{client.name_} spans visible")
+        last = {}
+
+        def all_visible():
+            last["copies"] = stored(client)
+            return client.acked <= set(last["copies"])
+
+        try:
+            poll(all_visible, timeout=60, what=f"{client.name_} spans visible")
+        except AssertionError:
+            missing = sorted(client.acked - set(last.get("copies", {})))
+            raise AssertionError(f"{len(missing)} of {len(client.acked)} acknowledged spans missing, e.g. {missing[:10]}")
+        copies = last["copies"]
         missing = client.acked - set(copies)
         assert not missing, f"{len(missing)} acknowledged spans lost, e.g. {sorted(missing)[:10]}"
         duplicates = sum(count - 1 for count in copies.values())
-        assert duplicates <= 0.01 * SPANS_PER_CLIENT + BATCH * KILLS, f"{duplicates} duplicates"
+        # A lost acknowledgement duplicates one batch; at most one per client per kill.
+        assert duplicates <= BATCH * KILLS, f"{duplicates} duplicates"
         # The trace API shows each (trace_id, span_id) once.
         trace = server.trace(client.trace_id.hex())
         assert len(trace["spans"]) == len(copies)
