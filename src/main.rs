@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use periscope::cli::{self, Command, USAGE};
 use tracing_subscriber::EnvFilter;
 
+/// See the comment on `mimalloc` in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

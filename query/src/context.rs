@@ -10,6 +10,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::cache::cache_manager::{
+    CacheManager, CacheManagerConfig, FileMetadataCache,
+};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -20,10 +23,27 @@ use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::logs_table::LogsTable;
 
+/// Caches shared by every per-query session. Parquet files are immutable, so their footers
+/// (schema, statistics, page index, bloom filter offsets) are read once, not per query.
+#[derive(Clone)]
+pub(crate) struct SharedCaches {
+    file_metadata: Arc<FileMetadataCache>,
+}
+
+impl SharedCaches {
+    pub(crate) fn new() -> Result<SharedCaches, QueryError> {
+        let manager = CacheManager::try_new(&CacheManagerConfig::default())?;
+        Ok(SharedCaches {
+            file_metadata: manager.get_file_metadata_cache(),
+        })
+    }
+}
+
 /// Builds a session with the three tables registered.
 pub(crate) async fn session(
     store: &Store,
     config: &QueryConfig,
+    caches: &SharedCaches,
 ) -> Result<SessionContext, QueryError> {
     let mut session_config = SessionConfig::new()
         .with_target_partitions(2)
@@ -46,6 +66,10 @@ pub(crate) async fn session(
         .bloom_filter_on_read = true;
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit_bytes)))
+        .with_cache_manager(
+            CacheManagerConfig::default()
+                .with_file_metadata_cache(Some(caches.file_metadata.clone())),
+        )
         .build_arc()?;
     let context = SessionContext::new_with_config_rt(session_config, runtime);
     for signal in [Signal::Spans, Signal::Metrics] {

@@ -30,13 +30,19 @@ use periscope_storage::Store;
 pub struct Engine {
     store: Store,
     config: QueryConfig,
+    caches: context::SharedCaches,
 }
 
 impl Engine {
     /// Builds the engine over an opened store.
     pub fn new(store: Store, config: QueryConfig) -> Result<Engine, QueryError> {
         config.validate()?;
-        Ok(Engine { store, config })
+        let caches = context::SharedCaches::new()?;
+        Ok(Engine {
+            store,
+            config,
+            caches,
+        })
     }
 
     /// The limits in force.
@@ -50,20 +56,20 @@ impl Engine {
         trace_id: TraceId,
         short_id: bool,
     ) -> Result<Option<Trace>, QueryError> {
-        let context = context::session(&self.store, &self.config).await?;
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
         self.with_timeout(traces::trace_by_id(&context, trace_id, short_id))
             .await
     }
 
     /// Traces matching `search`, newest first.
     pub async fn search_traces(&self, search: &TraceSearch) -> Result<Vec<Trace>, QueryError> {
-        let context = context::session(&self.store, &self.config).await?;
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
         self.with_timeout(traces::search(&context, search)).await
     }
 
     /// Every service that sent spans.
     pub async fn services(&self) -> Result<Vec<String>, QueryError> {
-        let context = context::session(&self.store, &self.config).await?;
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
         let sql = "SELECT DISTINCT service_name FROM spans";
         self.with_timeout(traces::distinct_strings(&context, sql))
             .await
@@ -71,7 +77,7 @@ impl Engine {
 
     /// Span names of one service.
     pub async fn operations(&self, service: &str) -> Result<Vec<String>, QueryError> {
-        let context = context::session(&self.store, &self.config).await?;
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
         let sql = format!(
             "SELECT DISTINCT name FROM spans WHERE service_name = {}",
             sql::literal(service)
@@ -103,7 +109,7 @@ impl Engine {
     /// Read-only SQL over `spans`, `logs` and `metrics`.
     pub async fn sql(&self, sql: &str) -> Result<SqlResult, QueryError> {
         sql::check_read_only(sql, &self.config)?;
-        let context = context::session(&self.store, &self.config).await?;
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
         sql::run_sql(&context, sql, &self.config).await
     }
 

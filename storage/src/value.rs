@@ -101,37 +101,77 @@ fn format_double(number: f64) -> String {
     }
 }
 
-/// Encodes the non-string attributes as typed JSON, or `None` when every value is a string
-/// (the common case: the display map alone then round-trips exactly).
+/// Encodes the types of `attributes` so that their display strings read back exactly: one
+/// code per attribute (`s` string, `b` bool, `i` int, `d` double, `y` bytes as base64, `j`
+/// array, map or empty), then, if any `j`, a tab and the typed JSON of those values in order.
+/// `None` when every value is a string, the common case: the display map alone is exact.
+///
+/// Scalars are not repeated as JSON because their display text parses back to the same value
+/// (ints exactly; doubles print the shortest text that round-trips), and the code string
+/// repeats from row to row, so Parquet's dictionary stores it once per file.
 pub fn typed_json(attributes: &Attributes) -> Option<String> {
-    let typed: Vec<&(String, AttrValue)> = attributes
+    if attributes
         .iter()
-        .filter(|(_, value)| !matches!(value, AttrValue::Str(_)))
-        .collect();
-    if typed.is_empty() {
+        .all(|(_, value)| matches!(value, AttrValue::Str(_)))
+    {
         return None;
     }
-    serde_json::to_string(&typed).ok()
+    let mut codes = String::with_capacity(attributes.len());
+    let mut complex: Vec<&AttrValue> = Vec::new();
+    for (_, value) in attributes {
+        codes.push(match value {
+            AttrValue::Str(_) => 's',
+            AttrValue::Bool(_) => 'b',
+            AttrValue::Int(_) => 'i',
+            AttrValue::Double(_) => 'd',
+            AttrValue::Bytes(_) => 'y',
+            AttrValue::Array(_) | AttrValue::Map(_) | AttrValue::Empty => {
+                complex.push(value);
+                'j'
+            }
+        });
+    }
+    if !complex.is_empty() {
+        codes.push('\t');
+        codes.push_str(&serde_json::to_string(&complex).ok()?);
+    }
+    Some(codes)
 }
 
-/// Rebuilds attributes from display pairs plus the typed JSON written by [`typed_json`].
+fn parse_scalar(code: char, text: &str) -> Option<AttrValue> {
+    match code {
+        'b' => text.parse().ok().map(AttrValue::Bool),
+        'i' => text.parse().ok().map(AttrValue::Int),
+        'd' => text.parse().ok().map(AttrValue::Double),
+        'y' => BASE64.decode(text).ok().map(AttrValue::Bytes),
+        _ => None,
+    }
+}
+
+/// Rebuilds attributes from display pairs plus the encoding written by [`typed_json`].
+/// Anything that does not parse stays a string rather than failing the whole row.
 pub fn merge_typed(display_pairs: Vec<(String, String)>, typed: Option<&str>) -> Attributes {
-    let mut typed_entries: Vec<(String, AttrValue)> = typed
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default();
+    let Some(typed) = typed else {
+        return display_pairs
+            .into_iter()
+            .map(|(key, text)| (key, AttrValue::Str(text)))
+            .collect();
+    };
+    let (codes, complex_json) = typed.split_once('\t').unwrap_or((typed, "[]"));
+    let mut complex: std::vec::IntoIter<AttrValue> =
+        serde_json::from_str::<Vec<AttrValue>>(complex_json)
+            .unwrap_or_default()
+            .into_iter();
+    let mut codes = codes.chars();
     display_pairs
         .into_iter()
         .map(|(key, text)| {
-            let typed_pos = typed_entries
-                .iter()
-                .position(|(typed_key, _)| *typed_key == key);
-            match typed_pos {
-                Some(pos) => {
-                    let (_, value) = typed_entries.remove(pos);
-                    (key, value)
-                }
-                None => (key, AttrValue::Str(text)),
-            }
+            let value = match codes.next() {
+                Some('j') => complex.next(),
+                Some(code) => parse_scalar(code, &text),
+                None => None,
+            };
+            (key, value.unwrap_or(AttrValue::Str(text)))
         })
         .collect()
 }
@@ -189,6 +229,35 @@ mod tests {
             .collect();
         let typed = typed_json(&attributes);
         assert_eq!(merge_typed(display, typed.as_deref()), attributes);
+    }
+
+    #[test]
+    fn scalars_round_trip_through_their_display_text() {
+        let values = [
+            AttrValue::Int(i64::MIN),
+            AttrValue::Double(0.1 + 0.2),
+            AttrValue::Double(-1e300),
+            AttrValue::Double(f64::INFINITY),
+            AttrValue::Double(1e15),
+            AttrValue::Bool(false),
+            AttrValue::Bytes(vec![]),
+        ];
+        for value in values {
+            let attributes: Attributes = vec![("k".into(), value)];
+            let display = vec![("k".to_string(), attributes[0].1.to_display_string())];
+            assert_eq!(
+                merge_typed(display, typed_json(&attributes).as_deref()),
+                attributes
+            );
+        }
+    }
+
+    #[test]
+    fn all_string_attributes_need_no_type_column() {
+        assert_eq!(
+            typed_json(&vec![("k".into(), AttrValue::Str("v".into()))]),
+            None
+        );
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub(crate) fn attribute_columns<'a>(
     for attributes in rows {
         for (key, value) in attributes {
             map.keys().append_value(key);
-            map.values().append_value(value.to_display_string());
+            match value {
+                // The common case: no temporary string.
+                crate::value::AttrValue::Str(text) => map.values().append_value(text),
+                other => map.values().append_value(other.to_display_string()),
+            }
         }
         // Appending an entry list cannot fail for a non-null map with matching key/value lengths.
         let _ = map.append(true);
