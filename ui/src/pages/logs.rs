@@ -1,0 +1,224 @@
+//! Log search: the query box (the API's Lucene-like syntax, with help on the page), a hits
+//! histogram over time whose bars zoom in, facet counts for service, severity and host, and
+//! the newest matching records, each expandable to every field.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use periscope_query::{LogQuery, LogRow};
+
+use super::charts::{Histogram, histogram};
+use super::layout::{Chrome, RangeChoice, link, range_choices};
+use super::logs_view::{LogLine, log_lines};
+use super::page_error::PageError;
+use super::params::PageParams;
+use super::summary::service_class;
+use super::time_range::TimeRange;
+use crate::state::UiState;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+/// Newest matches the facets are counted over.
+const FACET_SAMPLE: usize = 1000;
+const HISTOGRAM_BUCKETS: usize = 60;
+const FACET_VALUES: usize = 8;
+
+/// One value of a facet with its count and the query that narrows to it.
+pub(crate) struct FacetValue {
+    pub(crate) label: String,
+    pub(crate) count: usize,
+    pub(crate) href: String,
+    pub(crate) class: String,
+}
+
+pub(crate) struct Facet {
+    pub(crate) title: &'static str,
+    pub(crate) values: Vec<FacetValue>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "logs.html")]
+pub(crate) struct LogsPage {
+    chrome: Chrome,
+    range: TimeRange,
+    range_choices: Vec<RangeChoice>,
+    query: String,
+    limit: usize,
+    total: u64,
+    sampled: usize,
+    histogram: Histogram,
+    facets: Vec<Facet>,
+    logs: Vec<LogLine>,
+    export_ndjson: String,
+    export_csv: String,
+    tail_href: String,
+    no_data: bool,
+}
+
+/// A query term matching `value` exactly as a phrase: quotes and backslashes escaped.
+pub(crate) fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for character in value.chars() {
+        if matches!(character, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(character);
+    }
+    out.push('"');
+    out
+}
+
+/// `query AND clause`, or `clause` alone when the query is empty.
+pub(crate) fn narrowed(query: &str, clause: &str) -> String {
+    let query = query.trim();
+    if query.is_empty() || query == "*" {
+        clause.to_string()
+    } else {
+        format!("({query}) AND {clause}")
+    }
+}
+
+fn host_of(row: &LogRow) -> Option<String> {
+    row.origin
+        .resource_attributes
+        .iter()
+        .find(|(key, _)| key == "host.name")
+        .map(|(_, value)| value.to_display_string())
+}
+
+fn facet(
+    title: &'static str,
+    field: &str,
+    values: impl Iterator<Item = String>,
+    link_for: &dyn Fn(String) -> String,
+    colour: bool,
+) -> Facet {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for value in values {
+        *counts.entry(value).or_default() += 1;
+    }
+    let mut sorted: Vec<(String, usize)> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Facet {
+        title,
+        values: sorted
+            .into_iter()
+            .take(FACET_VALUES)
+            .map(|(label, count)| FacetValue {
+                href: link_for(format!("{field}:{}", quoted(&label))),
+                class: if colour {
+                    service_class(&label)
+                } else {
+                    String::new()
+                },
+                label,
+                count,
+            })
+            .collect(),
+    }
+}
+
+/// `GET /logs?q=…&range=…&limit=…`.
+pub(crate) async fn logs_page(
+    State(state): State<UiState>,
+    raw: RawQuery,
+) -> Result<LogsPage, PageError> {
+    let params = PageParams::parse(raw)?;
+    let range = params.range()?;
+    let query = params.text("q");
+    let limit = params.limit("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
+    let hits = state
+        .engine
+        .search_logs(LogQuery {
+            query: query.clone(),
+            start_ns: Some(range.start_ns),
+            end_ns: Some(range.end_ns),
+            limit: limit.max(FACET_SAMPLE),
+        })
+        .await?;
+    let counts = state
+        .engine
+        .log_histogram(&query, range.window(), HISTOGRAM_BUCKETS)
+        .await?;
+    let page_link = |query_text: &str, range: &TimeRange| {
+        let mut pairs = vec![("q", query_text.to_string())];
+        pairs.extend(range.params());
+        if limit != DEFAULT_LIMIT {
+            pairs.push(("limit", limit.to_string()));
+        }
+        link("/logs", &pairs)
+    };
+    let chart = histogram(&counts, range.start_ns, range.end_ns, |start, end| {
+        page_link(&query, &TimeRange::absolute(start, end))
+    });
+    let narrow = |clause: String| page_link(&narrowed(&query, &clause), &range);
+    let facets = vec![
+        facet(
+            "Service",
+            "service",
+            hits.rows.iter().map(|row| row.origin.service_name.clone()),
+            &narrow,
+            true,
+        ),
+        facet(
+            "Severity",
+            "severity",
+            hits.rows
+                .iter()
+                .filter(|row| !row.severity_text.is_empty())
+                .map(|row| row.severity_text.clone()),
+            &narrow,
+            false,
+        ),
+        facet(
+            "Host",
+            "resource.host.name",
+            hits.rows.iter().filter_map(host_of),
+            &narrow,
+            false,
+        ),
+    ];
+    let range_params = range.params();
+    let shown = &hits.rows[..hits.rows.len().min(limit)];
+    let mut export = vec![("q", query.clone())];
+    export.extend(range_params.iter().cloned());
+    let mut ndjson = export.clone();
+    ndjson.push(("format", "ndjson".to_string()));
+    let mut csv = export.clone();
+    csv.push(("format", "csv".to_string()));
+    let no_data = hits.total == 0 && query.is_empty() && state.engine.services().await?.is_empty();
+    Ok(LogsPage {
+        chrome: Chrome::new("logs", &query).with_range(&range),
+        range_choices: range_choices(&range),
+        total: hits.total,
+        sampled: hits.rows.len(),
+        histogram: chart,
+        facets,
+        logs: log_lines(shown, &range_params),
+        export_ndjson: link("/logs/export", &ndjson),
+        export_csv: link("/logs/export", &csv),
+        tail_href: link("/logs/tail", &[("q", query.clone())]),
+        query,
+        limit,
+        no_data,
+        range,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facet_clauses_quote_and_combine() {
+        assert_eq!(quoted(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(narrowed("", "service:\"x\""), "service:\"x\"");
+        assert_eq!(
+            narrowed("error OR warn", "service:\"x\""),
+            "(error OR warn) AND service:\"x\""
+        );
+    }
+}

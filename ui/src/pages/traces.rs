@@ -1,0 +1,261 @@
+//! Trace search: service and operation (filled from the data), attribute filters, duration
+//! bounds, errors only, limit; a results table and a duration-over-time scatter.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use periscope_query::{AttrFilter, FilterOp, TraceSearch};
+
+use super::charts::{Sample, Scatter, scatter};
+use super::format;
+use super::layout::{Chrome, RangeChoice, link, range_choices};
+use super::page_error::PageError;
+use super::params::PageParams;
+use super::summary::TraceSummary;
+use super::time_range::TimeRange;
+use crate::params::parse_duration_ns;
+use crate::state::UiState;
+
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 200;
+
+/// An `<option>`.
+pub(crate) struct Choice {
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
+}
+
+/// One attribute filter row of the form.
+pub(crate) struct FilterRow {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) ops: Vec<Choice>,
+}
+
+const OPS: [(FilterOp, &str); 5] = [
+    (FilterOp::Eq, "="),
+    (FilterOp::Ne, "≠"),
+    (FilterOp::Regex, "matches regex"),
+    (FilterOp::Exists, "exists"),
+    (FilterOp::NotExists, "does not exist"),
+];
+
+fn filter_row(key: &str, op: FilterOp, value: &str) -> FilterRow {
+    FilterRow {
+        key: key.to_string(),
+        value: value.to_string(),
+        ops: OPS
+            .iter()
+            .map(|(candidate, label)| Choice {
+                value: candidate.as_str().to_string(),
+                label: (*label).to_string(),
+                selected: *candidate == op,
+            })
+            .collect(),
+    }
+}
+
+/// A row of the results table.
+pub(crate) struct ResultRow {
+    pub(crate) summary: TraceSummary,
+    pub(crate) href: String,
+    pub(crate) start: String,
+    pub(crate) duration: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "traces.html")]
+pub(crate) struct TracesPage {
+    chrome: Chrome,
+    range: TimeRange,
+    range_choices: Vec<RangeChoice>,
+    services: Vec<Choice>,
+    operations: Vec<Choice>,
+    filters: Vec<FilterRow>,
+    any_filter: bool,
+    min_duration: String,
+    max_duration: String,
+    errors_only: bool,
+    limit: usize,
+    results: Vec<ResultRow>,
+    scatter: Scatter,
+    no_data: bool,
+    logs_href: String,
+}
+
+fn choices(values: Vec<String>, selected: &str, all_label: &str) -> Vec<Choice> {
+    let mut out = vec![Choice {
+        value: String::new(),
+        label: all_label.to_string(),
+        selected: selected.is_empty(),
+    }];
+    out.extend(values.into_iter().map(|value| Choice {
+        selected: value == selected,
+        label: value.clone(),
+        value,
+    }));
+    out
+}
+
+/// The attribute filters of the URL (`fk`, `fo`, `fv` repeated, aligned by position).
+fn parse_filters(params: &PageParams) -> Result<Vec<AttrFilter>, PageError> {
+    let keys = params.all("fk");
+    let ops = params.all("fo");
+    let values = params.all("fv");
+    let mut filters = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let key = key.trim();
+        if key.is_empty() {
+            continue;
+        }
+        let op_text = ops.get(index).copied().unwrap_or("eq");
+        let op = FilterOp::parse(op_text).ok_or_else(|| {
+            PageError::bad_request(format!("unknown filter operator {op_text:?}"))
+        })?;
+        filters.push(AttrFilter {
+            key: key.to_string(),
+            op,
+            value: values.get(index).copied().unwrap_or_default().to_string(),
+        });
+    }
+    Ok(filters)
+}
+
+fn duration_param(params: &PageParams, name: &str) -> Result<Option<i64>, PageError> {
+    params
+        .get(name)
+        .map(|text| parse_duration_ns(name, text))
+        .transpose()
+        .map_err(PageError::from)
+}
+
+/// `GET /` and `GET /traces`.
+pub(crate) async fn traces_page(
+    State(state): State<UiState>,
+    raw: RawQuery,
+) -> Result<TracesPage, PageError> {
+    let params = PageParams::parse(raw)?;
+    let range = params.range()?;
+    let service = params.text("service");
+    let operation = params.text("operation");
+    let filters = parse_filters(&params)?;
+    let any_filter = params.get("match") == Some("any");
+    let errors_only = params.flag("errors");
+    let limit = params.limit("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
+    let search = TraceSearch {
+        service: (!service.is_empty()).then(|| service.clone()),
+        operation: (!operation.is_empty()).then(|| operation.clone()),
+        min_duration_ns: duration_param(&params, "min")?,
+        max_duration_ns: duration_param(&params, "max")?,
+        start_ns: Some(range.start_ns),
+        end_ns: Some(range.end_ns),
+        filters: filters.clone(),
+        any_filter,
+        errors_only,
+        limit,
+        ..TraceSearch::default()
+    };
+    let services = state.engine.services().await?;
+    let no_data = services.is_empty();
+    let operations = if service.is_empty() {
+        Vec::new()
+    } else {
+        state.engine.operations(&service).await?
+    };
+    let traces = if no_data {
+        Vec::new()
+    } else {
+        state.engine.search_traces(&search).await?
+    };
+    let range_params = range.params();
+    let results: Vec<ResultRow> = traces
+        .iter()
+        .map(|trace| {
+            let summary = TraceSummary::of(trace);
+            let href = link(&format!("/trace/{}", summary.trace_id), &range_params);
+            ResultRow {
+                start: format::time(summary.start_ns),
+                duration: format::duration(summary.duration_ns as f64),
+                href,
+                summary,
+            }
+        })
+        .collect();
+    let samples: Vec<Sample> = results
+        .iter()
+        .map(|row| Sample {
+            start_ns: row.summary.start_ns,
+            duration_ns: row.summary.duration_ns,
+            href: row.href.clone(),
+            title: format!(
+                "{}: {} · {} · {} spans{}",
+                row.summary.root_service,
+                row.summary.root_name,
+                row.duration,
+                row.summary.num_spans,
+                if row.summary.num_errors > 0 {
+                    format!(" · {} errors", row.summary.num_errors)
+                } else {
+                    String::new()
+                }
+            ),
+            error: row.summary.num_errors > 0,
+            spans: row.summary.num_spans,
+        })
+        .collect();
+    let mut filter_rows: Vec<FilterRow> = filters
+        .iter()
+        .map(|filter| filter_row(&filter.key, filter.op, &filter.value))
+        .collect();
+    filter_rows.push(filter_row("", FilterOp::Eq, ""));
+    let mut logs_query = vec![(
+        "q",
+        if service.is_empty() {
+            String::new()
+        } else {
+            format!("service:\"{}\"", service.replace('"', "\\\""))
+        },
+    )];
+    logs_query.extend(range.params());
+    Ok(TracesPage {
+        chrome: Chrome::new("traces", "").with_range(&range),
+        range_choices: range_choices(&range),
+        scatter: scatter(&samples, range.start_ns, range.end_ns),
+        services: choices(services, &service, "All services"),
+        operations: choices(operations, &operation, "All operations"),
+        filters: filter_rows,
+        any_filter,
+        min_duration: params.text("min"),
+        max_duration: params.text("max"),
+        errors_only,
+        limit,
+        results,
+        no_data,
+        logs_href: link("/logs", &logs_query),
+        range,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "operation_options.html")]
+pub(crate) struct OperationOptions {
+    operations: Vec<Choice>,
+}
+
+/// `GET /ui/operations?service=…`: the `<option>`s of the operation select (htmx).
+pub(crate) async fn operation_options(
+    State(state): State<UiState>,
+    raw: RawQuery,
+) -> Result<OperationOptions, PageError> {
+    let params = PageParams::parse(raw)?;
+    let service = params.text("service");
+    let operations = if service.is_empty() {
+        Vec::new()
+    } else {
+        state.engine.operations(&service).await?
+    };
+    Ok(OperationOptions {
+        operations: choices(operations, "", "All operations"),
+    })
+}
