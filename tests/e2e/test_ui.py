@@ -218,3 +218,42 @@ def test_large_trace_loads_deep_subtrees_on_demand(shop, browser):
     browser.click(lazy[0].find_element("css selector", "summary .twisty"))
     browser.wait(lambda: len(browser.css(".wf-row")) > before, what="subtree fetched")
     assert_clean(browser)
+
+
+def test_export_streams_every_match_as_ndjson_and_csv(shop):
+    total = shop.logs("*", limit=1)["total"]
+    assert total > 1000, "enough records to need several pages"
+    response = requests.get(shop.api("/logs/export?range=1h&format=ndjson"), timeout=60)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-ndjson"
+    lines = response.text.splitlines()
+    import json
+    records = [json.loads(line) for line in lines]
+    assert len(records) == total
+    assert len({(r["timestamp"], r["service"], r["body"]) for r in records}) == total, "no repeats"
+    csv_response = requests.get(shop.api("/logs/export?range=1h&format=csv&q=service:payments"), timeout=60)
+    assert csv_response.status_code == 200
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(csv_response.text)))
+    assert rows[0][:4] == ["time_unix_nano", "severity_text", "severity_number", "service"]
+    payments = shop.logs("service:payments", limit=1)["total"]
+    assert len(rows) - 1 == payments
+    assert {row[3] for row in rows[1:]} == {"payments"}
+    bad = requests.get(shop.api("/logs/export?q=%28unclosed"), timeout=30)
+    assert bad.status_code == 400
+
+
+def test_live_tail_pushes_new_records(shop, browser):
+    from ui_data import post_logs
+    import time
+    marker = f"tailmarker{time.time_ns()}"
+    browser.get(shop.api(f"/logs/tail?q={marker}"))
+    browser.wait(lambda: browser.one("#tail-status").text == "Live", what="event stream open")
+    assert not browser.css("#tail-rows tr")
+    post_logs(shop, "tailsvc", [{"timeUnixNano": str(time.time_ns()), "severityText": "WARN",
+                                 "severityNumber": 13, "body": {"stringValue": f"{marker} arrived"}}])
+    row = browser.wait(lambda: browser.css("#tail-rows tr"), timeout=20, what="tailed record")[0]
+    assert f"{marker} arrived" in row.text and "tailsvc" in row.text
+    browser.screenshot("logs-tail")
+    assert_clean(browser)

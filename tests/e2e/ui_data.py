@@ -8,7 +8,7 @@ import requests
 from conftest import BIN, poll
 
 
-def run_demo(server, seconds=3, backfill="2m", rate=6):
+def run_demo(server, seconds=3, backfill="4m", rate=6):
     """Runs `periscope demo` against the server and waits until its data is queryable."""
     result = subprocess.run(
         [BIN, "demo", "--otlp-grpc", server.otlp_grpc, "--duration", f"{seconds}s",

@@ -10,6 +10,8 @@ mod jump;
 mod layout;
 mod log_context;
 mod logs;
+mod logs_export;
+mod logs_tail;
 mod logs_view;
 mod page_error;
 mod params;
@@ -35,6 +37,9 @@ pub(crate) fn routes() -> Router<UiState> {
         .route("/search", get(jump::jump))
         .route("/logs", get(logs::logs_page))
         .route("/logs/context", get(log_context::log_context))
+        .route("/logs/export", get(logs_export::export))
+        .route("/logs/tail", get(logs_tail::tail_page))
+        .route("/logs/tail/stream", get(logs_tail::tail_stream))
         .route("/services", get(services::services_page))
         .route("/services/{service}", get(services::service_page))
         .route("/trace/{trace_id}", get(trace::trace_page))

@@ -31,4 +31,56 @@
       button.textContent = "Copied";
     });
   });
+  // After htmx swaps the span panel, mark the selected waterfall row.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var panel = document.getElementById("span-panel");
+    if (!panel || !event.target || !(event.target === panel || event.target.contains(panel))) return;
+    var selected = panel.getAttribute("data-span-id");
+    var rows = document.querySelectorAll(".wf-row[data-span-id]");
+    for (var i = 0; i < rows.length; i++) {
+      rows[i].classList.toggle("selected", rows[i].getAttribute("data-span-id") === selected);
+    }
+  });
+})();
+// Live tail: records pushed by the server become table rows, built node by node.
+(function () {
+  "use strict";
+  var body = document.getElementById("tail-rows");
+  if (!body || !window.EventSource) return;
+  var status = document.getElementById("tail-status");
+  var source = new EventSource(body.getAttribute("data-stream"));
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+  source.onopen = function () { if (status) status.textContent = "Live"; };
+  source.onerror = function () { if (status) status.textContent = "Reconnecting…"; };
+  source.addEventListener("failure", function (event) {
+    if (status) status.textContent = "Error: " + event.data;
+    source.close();
+  });
+  source.onmessage = function (event) {
+    var record = JSON.parse(event.data);
+    var row = document.createElement("tr");
+    cell(row, record.time, "mono nowrap");
+    cell(row, record.severity, record.severity_class);
+    var service = cell(row, "", "");
+    var chip = document.createElement("span");
+    chip.className = "chip " + record.service_class;
+    chip.textContent = record.service;
+    service.appendChild(chip);
+    cell(row, record.body, "mono");
+    var links = cell(row, "", "");
+    if (record.trace) {
+      var anchor = document.createElement("a");
+      anchor.setAttribute("href", record.trace);
+      anchor.textContent = "trace";
+      links.appendChild(anchor);
+    }
+    body.insertBefore(row, body.firstChild);
+    while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+  };
 })();

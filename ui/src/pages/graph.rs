@@ -7,11 +7,14 @@ use periscope_query::DependencyEdge;
 
 use super::summary::service_class;
 
-const COLUMN_WIDTH: f64 = 230.0;
+const COLUMN_WIDTH: f64 = 310.0;
 const ROW_HEIGHT: f64 = 80.0;
 const NODE_WIDTH: f64 = 150.0;
 const NODE_HEIGHT: f64 = 36.0;
 const MARGIN: f64 = 20.0;
+/// How far below its ends an edge that skips columns bends, so it passes under the nodes
+/// in between instead of through them.
+const DETOUR: f64 = 72.0;
 
 pub(crate) struct GraphNode {
     pub(crate) name: String,
@@ -95,6 +98,7 @@ pub(crate) fn layout(edges: &[DependencyEdge], href: impl Fn(&str) -> String) ->
             text_y: fmt(y + NODE_HEIGHT / 2.0 + 4.5),
         })
         .collect();
+    let mut lowest = 0.0f64;
     let graph_edges = edges
         .iter()
         .map(|edge| {
@@ -102,15 +106,22 @@ pub(crate) fn layout(edges: &[DependencyEdge], href: impl Fn(&str) -> String) ->
             let (tx, ty) = position[edge.callee.as_str()];
             let (start_x, start_y) = (cx + NODE_WIDTH, cy + NODE_HEIGHT / 2.0);
             let (end_x, end_y) = (tx, ty + NODE_HEIGHT / 2.0);
-            let bend = ((end_x - start_x).abs() / 2.0).max(40.0);
+            let skipped = level[edge.callee.as_str()].abs_diff(level[edge.caller.as_str()]);
+            let forward = end_x > start_x;
+            let detour = if skipped > 1 || !forward {
+                DETOUR * skipped.max(1) as f64
+            } else {
+                0.0
+            };
+            let bend = ((end_x - start_x).abs() / 2.0).max(60.0);
             let path = format!(
                 "M{} {} C{} {}, {} {}, {} {}",
                 fmt(start_x),
                 fmt(start_y),
                 fmt(start_x + bend),
-                fmt(start_y),
+                fmt(start_y + detour),
                 fmt(end_x - bend),
-                fmt(end_y),
+                fmt(end_y + detour),
                 fmt(end_x - 6.0),
                 fmt(end_y)
             );
@@ -119,19 +130,22 @@ pub(crate) fn layout(edges: &[DependencyEdge], href: impl Fn(&str) -> String) ->
             } else {
                 format!("{} calls", edge.calls)
             };
+            // A cubic's middle lies at 3/4 of its control points' offset.
+            let middle_y = (start_y + end_y) / 2.0 + detour * 0.75;
+            lowest = lowest.max(middle_y + 10.0);
             GraphEdge {
                 path,
                 title: format!("{} → {}: {label}", edge.caller, edge.callee),
                 label,
                 label_x: fmt((start_x + end_x) / 2.0),
-                label_y: fmt((start_y + end_y) / 2.0 - 6.0),
+                label_y: fmt(middle_y - 6.0),
                 error: edge.errors > 0,
             }
         })
         .collect();
     Graph {
         width: fmt(MARGIN * 2.0 + columns.len().max(1) as f64 * COLUMN_WIDTH),
-        height: fmt(MARGIN * 2.0 + max_rows as f64 * ROW_HEIGHT),
+        height: fmt((MARGIN * 2.0 + max_rows as f64 * ROW_HEIGHT).max(lowest + MARGIN)),
         nodes,
         edges: graph_edges,
     }
