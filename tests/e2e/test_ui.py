@@ -257,3 +257,13 @@ def test_live_tail_pushes_new_records(shop, browser):
     assert f"{marker} arrived" in row.text and "tailsvc" in row.text
     browser.screenshot("logs-tail")
     assert_clean(browser)
+
+
+def test_empty_state_teaches_how_to_send_data(server, browser):
+    for path in ["/", "/logs", "/services"]:
+        browser.get(server.api(path))
+        snippet = browser.one("#exporter-snippet").text
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" in snippet, path
+        assert "periscope demo" in browser.one("#demo-snippet").text
+    browser.screenshot("empty-state")
+    assert_clean(browser)

@@ -109,7 +109,19 @@ pub(crate) fn layout(edges: &[DependencyEdge], href: impl Fn(&str) -> String) ->
             let skipped = level[edge.callee.as_str()].abs_diff(level[edge.caller.as_str()]);
             let forward = end_x > start_x;
             let detour = if skipped > 1 || !forward {
-                DETOUR * skipped.max(1) as f64
+                // Pass below every node of the columns in between.
+                let (low, high) = {
+                    let a = level[edge.caller.as_str()];
+                    let b = level[edge.callee.as_str()];
+                    (a.min(b), a.max(b))
+                };
+                let bottom = position
+                    .iter()
+                    .filter(|(name, _)| (low + 1..high).contains(&level[*name]))
+                    .map(|(_, (_, y))| y + NODE_HEIGHT)
+                    .fold(0.0f64, f64::max);
+                let middle = (start_y + end_y) / 2.0;
+                DETOUR.max((bottom + 30.0 - middle) / 0.75)
             } else {
                 0.0
             };
