@@ -159,13 +159,26 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
     // History first, at half the live rate, so charts have a shape at once.
     let backfill_ns = options.backfill.as_nanos() as u64;
+    // Counters count from the start of the history.
+    let counters_start = started_ns.saturating_sub(backfill_ns);
     let mut cursor = started_ns.saturating_sub(backfill_ns);
     let mut num_traces = 0u64;
+    let mut backfill_ticks = 0u64;
     while cursor + tick_ns <= started_ns {
         num_traces += generate(&mut shop, &mut rng, options.rate / 2.0, cursor, tick_ns);
         cursor += tick_ns;
-        if num_traces % 200 < 3 {
+        backfill_ticks += 1;
+        if backfill_ticks.is_multiple_of(20) {
+            // Every 10 s of history: spans and logs so far, then the metrics of that moment.
             flush(&mut shop, &client, options.transport).await?;
+            let request = metrics::request(&shop.requests, &mut rng, counters_start, cursor);
+            send(
+                &client,
+                options.transport,
+                Signal::Metrics,
+                &request.encode_to_vec(),
+            )
+            .await?;
         }
     }
     flush(&mut shop, &client, options.transport).await?;
@@ -194,7 +207,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         flush(&mut shop, &client, options.transport).await?;
         ticks += 1;
         if ticks % 10 == 1 {
-            let request = metrics::request(&shop.requests, &mut rng, started_ns, now);
+            let request = metrics::request(&shop.requests, &mut rng, counters_start, now);
             send(
                 &client,
                 options.transport,
@@ -207,7 +220,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             println!("demo: {num_traces} traces sent");
         }
     }
-    let request = metrics::request(&shop.requests, &mut rng, started_ns, now_nanos());
+    let request = metrics::request(&shop.requests, &mut rng, counters_start, now_nanos());
     send(
         &client,
         options.transport,

@@ -10,6 +10,7 @@ mod error;
 mod filters;
 mod json;
 mod logs_table;
+mod metrics;
 mod services;
 mod sql;
 mod traces;
@@ -17,6 +18,7 @@ mod traces;
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use filters::{AttrFilter, FilterOp, MAX_REGEX_BYTES};
+pub use metrics::{Aggregation, MAX_SERIES, MAX_STEPS, MetricInfo, MetricQuery, MetricSeries};
 pub use services::{DependencyEdge, RequestStats, TimeWindow};
 pub use sql::SqlResult;
 pub use traces::{SPAN_KIND_NAMES, Trace, TraceSearch};
@@ -134,6 +136,23 @@ impl Engine {
     ) -> Result<Vec<DependencyEdge>, QueryError> {
         let context = context::session(&self.store, &self.config).await?;
         self.with_timeout(services::dependencies(&context, window))
+            .await
+    }
+
+    /// The metrics that have points in `window`, by name.
+    pub async fn metric_names(&self, window: TimeWindow) -> Result<Vec<MetricInfo>, QueryError> {
+        let context = context::session(&self.store, &self.config).await?;
+        self.with_timeout(metrics::metric_names(&context, window))
+            .await
+    }
+
+    /// One metric aggregated per step, split into at most [`MAX_SERIES`] series.
+    pub async fn metric_series(
+        &self,
+        query: &MetricQuery,
+    ) -> Result<Vec<MetricSeries>, QueryError> {
+        let context = context::session(&self.store, &self.config).await?;
+        self.with_timeout(metrics::metric_series(&context, query))
             .await
     }
 

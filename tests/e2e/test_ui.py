@@ -267,3 +267,25 @@ def test_empty_state_teaches_how_to_send_data(server, browser):
         assert "periscope demo" in browser.one("#demo-snippet").text
     browser.screenshot("empty-state")
     assert_clean(browser)
+
+
+def test_metrics_chart_by_service(shop, browser):
+    browser.get(shop.api("/metrics/explore?range=1h"), "metrics")
+    names = [option.get_attribute("value") for option in browser.css("select[name=metric] option")]
+    assert names == ["http.server.requests", "process.memory.usage"]
+    Select(browser.one("select[name=metric]")).select_by_value("http.server.requests")
+    Select(browser.one("select[name=agg]")).select_by_value("max")
+    browser.one("input[name=by]").send_keys("service")
+    browser.one("form[aria-label='Metric chart'] button[type=submit]").click()
+    browser.wait(lambda: query_of(browser.driver).get("by") == ["service"], what="chart")
+    labels = sorted(row.find_element("css selector", ".chip").text
+                    for row in browser.css(".legend-table tbody tr"))
+    assert labels == ["checkout", "frontend", "inventory", "payments"]
+    assert len(browser.css("svg.chart .series polyline")) >= 4
+    browser.screenshot("metrics")
+    # filtered to one route: one series left
+    browser.get(shop.api("/metrics/explore?range=1h&metric=http.server.requests&agg=max&by=service"
+                         "&fk=http.route&fo=eq&fv=/charge"))
+    labels = [row.text for row in browser.css(".legend-table tbody tr .chip")]
+    assert labels == ["payments"]
+    assert_clean(browser)

@@ -4,6 +4,7 @@
 
 mod assets;
 mod charts;
+mod filter_form;
 mod format;
 mod graph;
 mod jump;
@@ -13,6 +14,7 @@ mod logs;
 mod logs_export;
 mod logs_tail;
 mod logs_view;
+mod metrics;
 mod page_error;
 mod params;
 mod services;
@@ -40,6 +42,7 @@ pub(crate) fn routes() -> Router<UiState> {
         .route("/logs/export", get(logs_export::export))
         .route("/logs/tail", get(logs_tail::tail_page))
         .route("/logs/tail/stream", get(logs_tail::tail_stream))
+        .route("/metrics/explore", get(metrics::metrics_page))
         .route("/services", get(services::services_page))
         .route("/services/{service}", get(services::service_page))
         .route("/trace/{trace_id}", get(trace::trace_page))

@@ -213,6 +213,100 @@ pub(crate) fn sparkline(values: &[u64]) -> Sparkline {
     Sparkline { line, area }
 }
 
+/// One line of a line chart: polyline segments (gaps where a step has no value).
+pub(crate) struct ChartLine {
+    pub(crate) label: String,
+    pub(crate) class: String,
+    pub(crate) segments: Vec<String>,
+    pub(crate) last: String,
+}
+
+/// A line chart over time.
+pub(crate) struct LineChart {
+    pub(crate) height: u32,
+    pub(crate) lines: Vec<ChartLine>,
+    pub(crate) x_ticks: Vec<Tick>,
+    pub(crate) y_ticks: Vec<Tick>,
+}
+
+/// Lines of `(label, value per step)`; step `i` is drawn at `start_ns + i × step_ns`.
+pub(crate) fn line_chart(
+    series: &[(String, Vec<Option<f64>>)],
+    start_ns: i64,
+    end_ns: i64,
+    step_ns: i64,
+    format_value: impl Fn(f64) -> String,
+) -> LineChart {
+    let height = 260u32;
+    let (top, bottom) = (10.0, f64::from(height) - 25.0);
+    let values = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().flatten());
+    let (mut low, mut high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(*v), hi.max(*v))
+    });
+    if !low.is_finite() {
+        (low, high) = (0.0, 1.0);
+    }
+    low = low.min(0.0);
+    if high <= low {
+        high = low + 1.0;
+    }
+    let y_of = |value: f64| bottom - (value - low) / (high - low) * (bottom - top);
+    let lines = series
+        .iter()
+        .enumerate()
+        .map(|(index, (label, points))| {
+            let mut segments = Vec::new();
+            let mut current: Vec<String> = Vec::new();
+            let mut last = String::new();
+            for (step, value) in points.iter().enumerate() {
+                match value {
+                    Some(value) => {
+                        let x = x_of(start_ns + step as i64 * step_ns, start_ns, end_ns);
+                        let point = format!("{},{}", fmt(x), fmt(y_of(*value)));
+                        if current.is_empty() {
+                            // A lone point still shows, as a dot (round line caps).
+                            current.push(point.clone());
+                        }
+                        current.push(point);
+                        last = format_value(*value);
+                    }
+                    None if !current.is_empty() => {
+                        segments.push(std::mem::take(&mut current).join(" "))
+                    }
+                    None => {}
+                }
+            }
+            if !current.is_empty() {
+                segments.push(current.join(" "));
+            }
+            ChartLine {
+                label: label.clone(),
+                class: format!("s{}", index % 10),
+                segments,
+                last,
+            }
+        })
+        .collect();
+    let y_ticks = (0..=4)
+        .map(|index| {
+            let value = low + (high - low) / 4.0 * f64::from(index);
+            Tick {
+                x: fmt(PLOT_LEFT - 6.0),
+                y: fmt(y_of(value) + 4.0),
+                label: format_value(value),
+            }
+        })
+        .collect();
+    LineChart {
+        height,
+        lines,
+        x_ticks: time_ticks(start_ns, end_ns, f64::from(height) - 6.0, 6),
+        y_ticks,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +334,14 @@ mod tests {
         assert_eq!(chart.bars[1].href, "100-200");
         assert_eq!(chart.bars[0].height, "0.0");
         assert_eq!(chart.max_label, "10");
+    }
+
+    #[test]
+    fn line_chart_breaks_at_gaps() {
+        let series = vec![("a".to_string(), vec![Some(1.0), Some(2.0), None, Some(3.0)])];
+        let chart = line_chart(&series, 0, 300, 100, |value| format!("{value}"));
+        assert_eq!(chart.lines[0].segments.len(), 2);
+        assert_eq!(chart.lines[0].last, "3");
     }
 
     #[test]

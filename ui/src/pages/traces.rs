@@ -4,9 +4,10 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use periscope_query::{AttrFilter, FilterOp, TraceSearch};
+use periscope_query::TraceSearch;
 
 use super::charts::{Sample, Scatter, scatter};
+use super::filter_form::{Choice, FilterRow, choices, filter_rows, parse_filters};
 use super::format;
 use super::layout::{Chrome, RangeChoice, link, range_choices};
 use super::page_error::PageError;
@@ -18,43 +19,6 @@ use crate::state::UiState;
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 200;
-
-/// An `<option>`.
-pub(crate) struct Choice {
-    pub(crate) value: String,
-    pub(crate) label: String,
-    pub(crate) selected: bool,
-}
-
-/// One attribute filter row of the form.
-pub(crate) struct FilterRow {
-    pub(crate) key: String,
-    pub(crate) value: String,
-    pub(crate) ops: Vec<Choice>,
-}
-
-const OPS: [(FilterOp, &str); 5] = [
-    (FilterOp::Eq, "="),
-    (FilterOp::Ne, "≠"),
-    (FilterOp::Regex, "matches regex"),
-    (FilterOp::Exists, "exists"),
-    (FilterOp::NotExists, "does not exist"),
-];
-
-fn filter_row(key: &str, op: FilterOp, value: &str) -> FilterRow {
-    FilterRow {
-        key: key.to_string(),
-        value: value.to_string(),
-        ops: OPS
-            .iter()
-            .map(|(candidate, label)| Choice {
-                value: candidate.as_str().to_string(),
-                label: (*label).to_string(),
-                selected: *candidate == op,
-            })
-            .collect(),
-    }
-}
 
 /// A row of the results table.
 pub(crate) struct ResultRow {
@@ -82,44 +46,6 @@ pub(crate) struct TracesPage {
     scatter: Scatter,
     no_data: bool,
     logs_href: String,
-}
-
-fn choices(values: Vec<String>, selected: &str, all_label: &str) -> Vec<Choice> {
-    let mut out = vec![Choice {
-        value: String::new(),
-        label: all_label.to_string(),
-        selected: selected.is_empty(),
-    }];
-    out.extend(values.into_iter().map(|value| Choice {
-        selected: value == selected,
-        label: value.clone(),
-        value,
-    }));
-    out
-}
-
-/// The attribute filters of the URL (`fk`, `fo`, `fv` repeated, aligned by position).
-fn parse_filters(params: &PageParams) -> Result<Vec<AttrFilter>, PageError> {
-    let keys = params.all("fk");
-    let ops = params.all("fo");
-    let values = params.all("fv");
-    let mut filters = Vec::new();
-    for (index, key) in keys.iter().enumerate() {
-        let key = key.trim();
-        if key.is_empty() {
-            continue;
-        }
-        let op_text = ops.get(index).copied().unwrap_or("eq");
-        let op = FilterOp::parse(op_text).ok_or_else(|| {
-            PageError::bad_request(format!("unknown filter operator {op_text:?}"))
-        })?;
-        filters.push(AttrFilter {
-            key: key.to_string(),
-            op,
-            value: values.get(index).copied().unwrap_or_default().to_string(),
-        });
-    }
-    Ok(filters)
 }
 
 fn duration_param(params: &PageParams, name: &str) -> Result<Option<i64>, PageError> {
@@ -204,11 +130,6 @@ pub(crate) async fn traces_page(
             spans: row.summary.num_spans,
         })
         .collect();
-    let mut filter_rows: Vec<FilterRow> = filters
-        .iter()
-        .map(|filter| filter_row(&filter.key, filter.op, &filter.value))
-        .collect();
-    filter_rows.push(filter_row("", FilterOp::Eq, ""));
     let mut logs_query = vec![(
         "q",
         if service.is_empty() {
@@ -224,7 +145,7 @@ pub(crate) async fn traces_page(
         scatter: scatter(&samples, range.start_ns, range.end_ns),
         services: choices(services, &service, "All services"),
         operations: choices(operations, &operation, "All operations"),
-        filters: filter_rows,
+        filters: filter_rows(&filters),
         any_filter,
         min_duration: params.text("min"),
         max_duration: params.text("max"),
