@@ -156,6 +156,35 @@ impl Engine {
             .await
     }
 
+    /// Exact numbers of log records matching each query within `window`, in one pass on a
+    /// blocking thread (facet counts).
+    pub async fn count_logs(
+        &self,
+        queries: Vec<String>,
+        window: TimeWindow,
+    ) -> Result<Vec<u64>, QueryError> {
+        let searcher = self.store.log_searcher();
+        let count_all = move || -> Result<Vec<u64>, QueryError> {
+            let mut counts = Vec::with_capacity(queries.len());
+            for query in queries {
+                let hits = searcher.search(&LogQuery {
+                    query,
+                    start_ns: Some(window.start_ns),
+                    end_ns: Some(window.end_ns),
+                    limit: 0,
+                })?;
+                counts.push(hits.total);
+            }
+            Ok(counts)
+        };
+        let task = tokio::task::spawn_blocking(count_all);
+        self.with_timeout(async {
+            task.await
+                .map_err(|err| QueryError::Internal(format!("log count task failed: {err}")))
+        })
+        .await?
+    }
+
     /// Matching log records per time bucket: `buckets` equal buckets over `window`, oldest
     /// first. One count per bucket, so the counts are exact.
     pub async fn log_histogram(

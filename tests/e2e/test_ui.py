@@ -133,6 +133,8 @@ def test_log_search_histogram_facets_and_surrounding_lines(shop, browser):
     assert any(float(bar.get_attribute("height")) > 0 for bar in bars)
     facet = browser.wait(lambda: [link for link in browser.css(".facets a") if link.text == "payments"],
                          what="payments facet")[0]
+    count = int(facet.find_element("xpath", "./ancestor::li").find_element("css selector", ".num").text)
+    assert count == shop.logs('service:"payments"', limit=1)["total"], "facet counts are exact"
     browser.click(facet)
     browser.wait(lambda: "service:" in query_of(browser.driver).get("q", [""])[0], what="narrowed")
     services = {chip.text for chip in browser.css(".logrow summary .chip")}

@@ -20,7 +20,7 @@ use crate::state::UiState;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
-/// Newest matches the facets are counted over.
+/// Newest matches the facet values are picked from (their counts are exact).
 const FACET_SAMPLE: usize = 1000;
 const HISTOGRAM_BUCKETS: usize = 60;
 const FACET_VALUES: usize = 8;
@@ -28,7 +28,7 @@ const FACET_VALUES: usize = 8;
 /// One value of a facet with its count and the query that narrows to it.
 pub(crate) struct FacetValue {
     pub(crate) label: String,
-    pub(crate) count: usize,
+    pub(crate) count: u64,
     pub(crate) href: String,
     pub(crate) class: String,
 }
@@ -89,36 +89,81 @@ fn host_of(row: &LogRow) -> Option<String> {
         .map(|(_, value)| value.to_display_string())
 }
 
-fn facet(
-    title: &'static str,
-    field: &str,
-    values: impl Iterator<Item = String>,
-    link_for: &dyn Fn(String) -> String,
-    colour: bool,
-) -> Facet {
+/// The most frequent values among the sampled matches: the candidates whose exact counts
+/// the index then gives.
+fn candidates(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for value in values {
         *counts.entry(value).or_default() += 1;
     }
     let mut sorted: Vec<(String, usize)> = counts.into_iter().collect();
     sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Facet {
-        title,
-        values: sorted
-            .into_iter()
-            .take(FACET_VALUES)
-            .map(|(label, count)| FacetValue {
-                href: link_for(format!("{field}:{}", quoted(&label))),
-                class: if colour {
-                    service_class(&label)
+    sorted
+        .into_iter()
+        .take(FACET_VALUES)
+        .map(|(value, _)| value)
+        .collect()
+}
+
+/// A facet: `field`, the candidate values, the query narrowed to each.
+struct FacetSpec {
+    title: &'static str,
+    field: &'static str,
+    colour: bool,
+    values: Vec<String>,
+}
+
+impl FacetSpec {
+    fn clause(&self, value: &str) -> String {
+        format!("{}:{}", self.field, quoted(value))
+    }
+}
+
+/// Exact counts for every candidate of every facet, in one blocking pass.
+async fn facets(
+    state: &UiState,
+    query: &str,
+    range: &TimeRange,
+    specs: Vec<FacetSpec>,
+    link_for: &(dyn Fn(String) -> String + Sync),
+) -> Result<Vec<Facet>, PageError> {
+    let queries: Vec<String> = specs
+        .iter()
+        .flat_map(|spec| {
+            spec.values
+                .iter()
+                .map(|value| narrowed(query, &spec.clause(value)))
+        })
+        .collect();
+    let mut counts = state
+        .engine
+        .count_logs(queries, range.window())
+        .await?
+        .into_iter();
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut values: Vec<FacetValue> = spec
+            .values
+            .iter()
+            .map(|label| FacetValue {
+                href: link_for(spec.clause(label)),
+                class: if spec.colour {
+                    service_class(label)
                 } else {
                     String::new()
                 },
-                label,
-                count,
+                count: counts.next().unwrap_or(0),
+                label: label.clone(),
             })
-            .collect(),
+            .filter(|value| value.count > 0)
+            .collect();
+        values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        out.push(Facet {
+            title: spec.title,
+            values,
+        });
     }
+    Ok(out)
 }
 
 /// `GET /logs?q=…&range=…&limit=…`.
@@ -155,32 +200,32 @@ pub(crate) async fn logs_page(
         page_link(&query, &TimeRange::absolute(start, end))
     });
     let narrow = |clause: String| page_link(&narrowed(&query, &clause), &range);
-    let facets = vec![
-        facet(
-            "Service",
-            "service",
-            hits.rows.iter().map(|row| row.origin.service_name.clone()),
-            &narrow,
-            true,
-        ),
-        facet(
-            "Severity",
-            "severity",
-            hits.rows
-                .iter()
-                .filter(|row| !row.severity_text.is_empty())
-                .map(|row| row.severity_text.clone()),
-            &narrow,
-            false,
-        ),
-        facet(
-            "Host",
-            "resource.host.name",
-            hits.rows.iter().filter_map(host_of),
-            &narrow,
-            false,
-        ),
+    let specs = vec![
+        FacetSpec {
+            title: "Service",
+            field: "service",
+            colour: true,
+            values: candidates(hits.rows.iter().map(|row| row.origin.service_name.clone())),
+        },
+        FacetSpec {
+            title: "Severity",
+            field: "severity",
+            colour: false,
+            values: candidates(
+                hits.rows
+                    .iter()
+                    .filter(|row| !row.severity_text.is_empty())
+                    .map(|row| row.severity_text.to_ascii_uppercase()),
+            ),
+        },
+        FacetSpec {
+            title: "Host",
+            field: "resource.host.name",
+            colour: false,
+            values: candidates(hits.rows.iter().filter_map(host_of)),
+        },
     ];
+    let facets = facets(&state, &query, &range, specs, &narrow).await?;
     let range_params = range.params();
     let shown = &hits.rows[..hits.rows.len().min(limit)];
     let mut export = vec![("q", query.clone())];
