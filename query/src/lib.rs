@@ -106,15 +106,16 @@ impl Engine {
         Ok(hits)
     }
 
-    /// Request rate, errors and latency per service over `window`, each with a request
-    /// count series of `buckets` buckets.
+    /// Request rate, errors and latency per service over `window` (every service, or only
+    /// `service`), each with a request count series of `buckets` buckets.
     pub async fn service_stats(
         &self,
         window: TimeWindow,
         buckets: usize,
+        service: Option<&str>,
     ) -> Result<Vec<RequestStats>, QueryError> {
         let context = context::session(&self.store, &self.config).await?;
-        self.with_timeout(services::service_stats(&context, window, buckets))
+        self.with_timeout(services::service_stats(&context, window, buckets, service))
             .await
     }
 

@@ -131,15 +131,20 @@ fn stats_from(row: &[Value]) -> RequestStats {
     }
 }
 
-/// Per service, with a request count series of `buckets` buckets (0: none).
+/// Per service (or only `service`), with a request count series of `buckets` buckets
+/// (0: none).
 pub(crate) async fn service_stats(
     context: &SessionContext,
     window: TimeWindow,
     buckets: usize,
+    service: Option<&str>,
 ) -> Result<Vec<RequestStats>, QueryError> {
+    let mut condition = window.condition();
+    if let Some(name) = service {
+        condition.push_str(&format!(" AND service_name = {}", literal(name)));
+    }
     let sql = format!(
-        "SELECT service_name, {ENTRY} AS entry, {STATS} FROM spans WHERE {} GROUP BY 1, 2",
-        window.condition()
+        "SELECT service_name, {ENTRY} AS entry, {STATS} FROM spans WHERE {condition} GROUP BY 1, 2"
     );
     // Entry-span stats win over all-span stats for the same service.
     let mut by_service: BTreeMap<String, (bool, RequestStats)> = BTreeMap::new();
@@ -158,9 +163,8 @@ pub(crate) async fn service_stats(
         let sql = format!(
             "SELECT service_name, {ENTRY} AS entry, \
              CAST((start_time_unix_nano - {start}) / {bucket_ns} AS BIGINT) AS bucket, count(*) \
-             FROM spans WHERE {cond} GROUP BY 1, 2, 3",
+             FROM spans WHERE {condition} GROUP BY 1, 2, 3",
             start = window.start_ns,
-            cond = window.condition()
         );
         for row in rows(context, &sql).await? {
             let Some((entry, stats)) = by_service.get_mut(&text(&row[0])) else {

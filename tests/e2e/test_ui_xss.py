@@ -6,6 +6,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+import requests
 
 from conftest import Server, poll
 from ui_browser import browser  # noqa: F401 - fixture
@@ -70,6 +71,14 @@ def hostile(tmp_path_factory):
                                          {"key": "log.file.offset", "value": {"intValue": str(index * 100)}}],
     } for index, payload in enumerate(PAYLOADS)]
     post_logs(server, SERVICE, records, resource)
+    metric_points = [{"timeUnixNano": str(now - index * 1_000_000_000), "asDouble": float(index),
+                      "attributes": [attr("label", payload)]} for index, payload in enumerate(PAYLOADS)]
+    metrics_body = {"resourceMetrics": [{
+        "resource": {"attributes": [attr("service.name", SERVICE)] + resource},
+        "scopeMetrics": [{"metrics": [{"name": EVIL, "unit": PAYLOADS[2], "description": PAYLOADS[0],
+                                       "gauge": {"dataPoints": metric_points}}]}]}]}
+    response = requests.post(f"{server.otlp_http}/v1/metrics", json=metrics_body, timeout=30)
+    assert response.status_code == 200 and "rejected" not in response.text, response.text
     poll(lambda: server.trace(trace_id), what="hostile trace")
     poll(lambda: server.logs(MARKER, limit=1)["total"] == len(PAYLOADS), what="hostile logs")
     yield server, trace_id, root
@@ -102,12 +111,17 @@ def test_hostile_telemetry_executes_nothing(hostile, browser):
         "services": "/services?range=1h",
         "service": "/services/" + quote(SERVICE, safe="") + "?range=1h",
         "operations fragment": "/ui/operations?service=" + quote(SERVICE, safe=""),
+        "metrics": "/metrics/explore?range=1h&by=label&metric=" + quote(EVIL, safe=""),
     }
     for name, path in pages.items():
         browser.get(server.api(path))
         browser.wait(lambda: browser.driver.execute_script("return document.readyState") == "complete")
         assert_inert(browser, name)
     # the payloads are shown, as text
+    browser.get(server.api(pages["metrics"]))
+    legend = browser.one(".legend-table").text
+    assert len(browser.css(".legend-table tbody tr")) == len(PAYLOADS)
+    assert "<script>alert(1)</script>" in legend
     browser.get(server.api(f"/trace/{trace_id}?range=1h&span={root}"))
     panel = browser.one("#span-panel").text
     assert "<script>alert(1)</script>" in panel and "javascript:alert('url')" in panel

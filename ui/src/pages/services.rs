@@ -72,11 +72,13 @@ pub(crate) async fn services_page(
 ) -> Result<ServicesPage, PageError> {
     let params = PageParams::parse(raw)?;
     let range = params.range()?;
-    let stats = state
-        .engine
-        .service_stats(range.window(), SPARK_BUCKETS)
-        .await?;
-    let edges = state.engine.dependencies(range.window()).await?;
+    // Independent queries: run them side by side.
+    let (stats, edges) = tokio::try_join!(
+        state
+            .engine
+            .service_stats(range.window(), SPARK_BUCKETS, None),
+        state.engine.dependencies(range.window()),
+    )?;
     let no_data = stats.is_empty() && state.engine.services().await?.is_empty();
     let rows = stats
         .iter()
@@ -125,20 +127,20 @@ pub(crate) async fn service_page(
 ) -> Result<ServicePage, PageError> {
     let params = PageParams::parse(raw)?;
     let range = params.range()?;
-    let all = state
-        .engine
-        .service_stats(range.window(), SPARK_BUCKETS)
-        .await?;
+    let (all, operation_stats, edges) = tokio::try_join!(
+        state
+            .engine
+            .service_stats(range.window(), SPARK_BUCKETS, Some(&name)),
+        state.engine.operation_stats(&name, range.window()),
+        state.engine.dependencies(range.window()),
+    )?;
     let summary = all
         .iter()
         .find(|stats| stats.name == name)
         .map(|stats| stats_row(stats, &range, service_href(&stats.name, &range)));
     let mut traces_params = vec![("service", name.clone())];
     traces_params.extend(range.params());
-    let operations = state
-        .engine
-        .operation_stats(&name, range.window())
-        .await?
+    let operations = operation_stats
         .iter()
         .map(|stats| {
             let mut params = traces_params.clone();
@@ -146,7 +148,6 @@ pub(crate) async fn service_page(
             stats_row(stats, &range, link("/traces", &params))
         })
         .collect();
-    let edges = state.engine.dependencies(range.window()).await?;
     let neighbour = |other: &str, calls: u64, errors: u64| Neighbour {
         name: other.to_string(),
         class: service_class(other),
