@@ -48,6 +48,9 @@ def test_every_page_sends_the_security_headers(shop):
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["cache-control"] == "no-store"
         assert "style=" not in response.text and "<script>" not in response.text, path
+    missing = requests.get(shop.api("/trace/0123456789abcdef0123456789abcdef"), timeout=30)
+    assert missing.status_code == 404 and "no trace with id" in missing.text
+    assert requests.get(shop.api("/trace/not-an-id"), timeout=30).status_code == 400
     htmx = requests.get(shop.api("/static/htmx.min.js"), timeout=30)
     assert htmx.status_code == 200 and "htmx" in htmx.text[:200]
 
@@ -93,11 +96,12 @@ def test_trace_view_span_panel_and_its_logs(shop, browser):
     assert browser.css("rect.bar.crit"), "critical path drawn"
     charge = next(row for row in browser.css(".wf-row")
                   if "payments" in row.text and "POST /charge" in row.text)
-    browser.click(charge.find_element("css selector", "a.span-link"))
+    browser.click(charge.find_element("css selector", "svg.wf-bar"))  # a click on the bar selects
     browser.wait(lambda: "POST /charge" in browser.one("#span-panel h2").text, what="span panel")
     stack = browser.wait(lambda: browser.css("#span-panel pre.stack"), what="stack trace")
     assert "Traceback (most recent call last)" in stack[0].text
     assert "span" in query_of(browser.driver), "the selected span is in the URL"
+    browser.wait(lambda: "selected" in charge.get_attribute("class"), what="row marked selected")
     # collapse and reopen the root's subtree
     root = browser.css("details.wf-node")[0]
     root.find_element("css selector", ".twisty").click()

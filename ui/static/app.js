@@ -84,3 +84,17 @@
     while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
   };
 })();
+// Waterfall: a click on a row selects its span; only the arrow folds the subtree (without
+// this script, a click anywhere on a row folds it, as <summary> does).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!target || !target.closest) return;
+    var row = target.closest(".waterfall .wf-row");
+    if (!row || target.closest(".twisty") || target.closest("a")) return;
+    event.preventDefault();
+    var link = row.querySelector("a.span-link");
+    if (link) link.click();
+  });
+})();
