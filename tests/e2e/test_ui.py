@@ -86,6 +86,12 @@ def test_trace_search_by_attribute_filters(shop, browser):
     browser.get(shop.api("/traces?range=1h&fk=http.route&fo=eq&fv=/nothing-like-this"))
     assert not browser.css("table.results tbody tr")
     assert "No trace matches" in browser.driver.page_source
+    # mistakes are explained on the page, which keeps the form as typed
+    bad = requests.get(shop.api("/traces?min=fast&fk=http.route&fo=re&fv=%28unclosed"), timeout=30)
+    assert bad.status_code == 400
+    assert "min must be a duration" in bad.text and 'value="fast"' in bad.text
+    bad = requests.get(shop.api("/traces?fk=http.route&fo=re&fv=%28unclosed"), timeout=30)
+    assert bad.status_code == 400 and "invalid regex for http.route" in bad.text
 
 
 def test_trace_view_span_panel_and_its_logs(shop, browser):
@@ -248,6 +254,9 @@ def test_export_streams_every_match_as_ndjson_and_csv(shop):
     assert {row[3] for row in rows[1:]} == {"payments"}
     bad = requests.get(shop.api("/logs/export?q=%28unclosed"), timeout=30)
     assert bad.status_code == 400
+    page = requests.get(shop.api("/logs?q=%28unclosed"), timeout=30)
+    assert page.status_code == 400 and "not understood" in page.text
+    assert 'value="(unclosed"' in page.text, "the query box keeps the query"
 
 
 def test_live_tail_pushes_new_records(shop, browser):

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use periscope_query::{LogQuery, LogRow};
+use axum::http::StatusCode;
+use periscope_query::{LogHits, LogQuery, LogRow, QueryError};
 
 use super::charts::{Histogram, histogram};
 use super::layout::{Chrome, RangeChoice, link, range_choices};
@@ -55,6 +56,8 @@ pub(crate) struct LogsPage {
     export_csv: String,
     tail_href: String,
     no_data: bool,
+    /// Why the query was refused, shown above the (empty) results.
+    error: Option<String>,
 }
 
 /// A query term matching `value` exactly as a phrase: quotes and backslashes escaped.
@@ -170,12 +173,12 @@ async fn facets(
 pub(crate) async fn logs_page(
     State(state): State<UiState>,
     raw: RawQuery,
-) -> Result<LogsPage, PageError> {
+) -> Result<(StatusCode, LogsPage), PageError> {
     let params = PageParams::parse(raw)?;
     let range = params.range()?;
     let query = params.text("q");
     let limit = params.limit("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
-    let hits = state
+    let searched = state
         .engine
         .search_logs(LogQuery {
             query: query.clone(),
@@ -183,11 +186,21 @@ pub(crate) async fn logs_page(
             end_ns: Some(range.end_ns),
             limit: limit.max(FACET_SAMPLE),
         })
-        .await?;
-    let counts = state
-        .engine
-        .log_histogram(&query, range.window(), HISTOGRAM_BUCKETS)
-        .await?;
+        .await;
+    // A query the parser refuses keeps the page (and the query box) with the message.
+    let (hits, error) = match searched {
+        Ok(hits) => (hits, None),
+        Err(QueryError::InvalidQuery(message)) => (LogHits::default(), Some(message)),
+        Err(other) => return Err(other.into()),
+    };
+    let counts = if error.is_some() {
+        vec![0; HISTOGRAM_BUCKETS]
+    } else {
+        state
+            .engine
+            .log_histogram(&query, range.window(), HISTOGRAM_BUCKETS)
+            .await?
+    };
     let page_link = |query_text: &str, range: &TimeRange| {
         let mut pairs = vec![("q", query_text.to_string())];
         pairs.extend(range.params());
@@ -235,7 +248,12 @@ pub(crate) async fn logs_page(
     let mut csv = export.clone();
     csv.push(("format", "csv".to_string()));
     let no_data = hits.total == 0 && query.is_empty() && state.engine.services().await?.is_empty();
-    Ok(LogsPage {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = LogsPage {
         chrome: Chrome::new("logs", &query).with_range(&range),
         range_choices: range_choices(&range),
         total: hits.total,
@@ -249,8 +267,10 @@ pub(crate) async fn logs_page(
         query,
         limit,
         no_data,
+        error,
         range,
-    })
+    };
+    Ok((status, page))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use periscope_query::TraceSearch;
+use axum::http::StatusCode;
+use periscope_query::{QueryError, TraceSearch};
 
 use super::charts::{Sample, Scatter, scatter};
 use super::filter_form::{Choice, FilterRow, choices, filter_rows, parse_filters};
@@ -46,23 +47,30 @@ pub(crate) struct TracesPage {
     scatter: Scatter,
     no_data: bool,
     logs_href: String,
+    /// Filters that could not be used, shown above the (empty) results.
+    errors: Vec<String>,
 }
 
-fn duration_param(params: &PageParams, name: &str) -> Result<Option<i64>, PageError> {
-    params
-        .get(name)
-        .map(|text| parse_duration_ns(name, text))
-        .transpose()
-        .map_err(PageError::from)
+/// A duration bound; a malformed one is reported on the page and ignored.
+fn duration_param(params: &PageParams, name: &str, errors: &mut Vec<String>) -> Option<i64> {
+    let text = params.get(name)?;
+    match parse_duration_ns(name, text) {
+        Ok(ns) => Some(ns),
+        Err(err) => {
+            errors.push(err.message().to_string());
+            None
+        }
+    }
 }
 
 /// `GET /` and `GET /traces`.
 pub(crate) async fn traces_page(
     State(state): State<UiState>,
     raw: RawQuery,
-) -> Result<TracesPage, PageError> {
+) -> Result<(StatusCode, TracesPage), PageError> {
     let params = PageParams::parse(raw)?;
     let range = params.range()?;
+    let mut errors = Vec::new();
     let service = params.text("service");
     let operation = params.text("operation");
     let filters = parse_filters(&params)?;
@@ -72,8 +80,8 @@ pub(crate) async fn traces_page(
     let search = TraceSearch {
         service: (!service.is_empty()).then(|| service.clone()),
         operation: (!operation.is_empty()).then(|| operation.clone()),
-        min_duration_ns: duration_param(&params, "min")?,
-        max_duration_ns: duration_param(&params, "max")?,
+        min_duration_ns: duration_param(&params, "min", &mut errors),
+        max_duration_ns: duration_param(&params, "max", &mut errors),
         start_ns: Some(range.start_ns),
         end_ns: Some(range.end_ns),
         filters: filters.clone(),
@@ -89,10 +97,18 @@ pub(crate) async fn traces_page(
     } else {
         state.engine.operations(&service).await?
     };
-    let traces = if no_data {
+    let traces = if no_data || !errors.is_empty() {
         Vec::new()
     } else {
-        state.engine.search_traces(&search).await?
+        match state.engine.search_traces(&search).await {
+            Ok(traces) => traces,
+            // A bad regex, say: keep the form, say what is wrong.
+            Err(QueryError::InvalidQuery(message)) => {
+                errors.push(message);
+                Vec::new()
+            }
+            Err(other) => return Err(other.into()),
+        }
     };
     let range_params = range.params();
     let results: Vec<ResultRow> = traces
@@ -139,7 +155,12 @@ pub(crate) async fn traces_page(
         },
     )];
     logs_query.extend(range.params());
-    Ok(TracesPage {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page = TracesPage {
         chrome: Chrome::new("traces", "").with_range(&range),
         range_choices: range_choices(&range),
         scatter: scatter(&samples, range.start_ns, range.end_ns),
@@ -154,8 +175,10 @@ pub(crate) async fn traces_page(
         results,
         no_data,
         logs_href: link("/logs", &logs_query),
+        errors,
         range,
-    })
+    };
+    Ok((status, page))
 }
 
 #[derive(Template, WebTemplate)]
