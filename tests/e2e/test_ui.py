@@ -209,6 +209,11 @@ def test_header_search_box(shop, browser):
     assert browser.css("#span-panel h2")
     box = browser.one("#jump-q")
     box.clear()
+    box.send_keys(trace_id[16:], Keys.ENTER)  # a 64-bit id: the low half of the stored one
+    browser.wait(lambda: f"/trace/{trace_id[16:]}" in browser.driver.current_url, what="short id")
+    assert trace_id in browser.one(".summary-grid").text
+    box = browser.one("#jump-q")
+    box.clear()
     box.send_keys("declined", Keys.ENTER)
     browser.wait(lambda: "/logs" in browser.driver.current_url, what="log search")
     assert query_of(browser.driver)["q"] == ["declined"]

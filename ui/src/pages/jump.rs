@@ -78,10 +78,14 @@ fn trace(hex: &str, span_id: Option<String>) -> Jump {
     if hex.chars().all(|c| c == '0') {
         return Jump::Invalid("invalid trace ID (all zeros)");
     }
-    Jump::Trace {
-        trace_id: format!("{hex:0>32}").to_ascii_lowercase(),
-        span_id,
-    }
+    // A 64-bit id stays 16 digits in the URL, so the lookup also tries the low half of
+    // stored 128-bit ids (shared/COMPAT.md §12); longer ones are padded to 32.
+    let trace_id = if hex.len() == 16 {
+        hex.to_ascii_lowercase()
+    } else {
+        format!("{hex:0>32}").to_ascii_lowercase()
+    };
+    Jump::Trace { trace_id, span_id }
 }
 
 /// `GET /search?q=…` (plus the range): redirects to the trace or the log search.
@@ -130,8 +134,13 @@ mod tests {
             Some(FULL)
         );
         assert_eq!(
-            trace_id("a3ce929d0e0e4736").as_deref(),
-            Some("0000000000000000a3ce929d0e0e4736")
+            trace_id("A3CE929D0E0E4736").as_deref(),
+            Some("a3ce929d0e0e4736"),
+            "64-bit ids stay short so their low-half lookup works"
+        );
+        assert_eq!(
+            trace_id("3ce929d0e0e4736ab").as_deref(),
+            Some("0000000000000003ce929d0e0e4736ab")
         );
         assert_eq!(
             classify("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),

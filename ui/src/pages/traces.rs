@@ -51,6 +51,20 @@ pub(crate) struct TracesPage {
     errors: Vec<String>,
 }
 
+/// The scatter's time axis: the results' extent with a margin (within the range), so a
+/// burst of recent traces is not squeezed against the right edge of a long range.
+fn scatter_domain(samples: &[Sample], range: &TimeRange) -> (i64, i64) {
+    let starts = samples.iter().map(|sample| sample.start_ns);
+    let (Some(first), Some(last)) = (starts.clone().min(), starts.max()) else {
+        return (range.start_ns, range.end_ns);
+    };
+    let margin = ((last - first) / 20).max(1_000_000_000);
+    (
+        (first - margin).max(range.start_ns),
+        (last + margin).min(range.end_ns).max(first + 1),
+    )
+}
+
 /// A duration bound; a malformed one is reported on the page and ignored.
 fn duration_param(params: &PageParams, name: &str, errors: &mut Vec<String>) -> Option<i64> {
     let text = params.get(name)?;
@@ -163,7 +177,10 @@ pub(crate) async fn traces_page(
     let page = TracesPage {
         chrome: Chrome::new("traces", "").with_range(&range),
         range_choices: range_choices(&range),
-        scatter: scatter(&samples, range.start_ns, range.end_ns),
+        scatter: {
+            let (from, to) = scatter_domain(&samples, &range);
+            scatter(&samples, from, to)
+        },
         services: choices(services, &service, "All services"),
         operations: choices(operations, &operation, "All operations"),
         filters: filter_rows(&filters),
