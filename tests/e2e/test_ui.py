@@ -116,6 +116,9 @@ def test_trace_view_span_panel_and_its_logs(shop, browser):
     browser.wait(lambda: root.get_attribute("open") is not None, what="subtree reopened")
     assert len(browser.css(".logrow")) >= 3, "each service logs inside the trace"
     browser.screenshot("trace-view")
+    browser.color_scheme("dark")
+    browser.screenshot("trace-view-dark")
+    browser.color_scheme("light")
     assert_clean(browser)
     # trace → logs
     browser.click(browser.one("#trace-logs + p a"))

@@ -85,6 +85,11 @@ class Browser:
         self.driver.set_window_size(1400, 900)
         return path
 
+    def color_scheme(self, scheme):
+        """Emulates the system's light or dark preference."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
     def dialogs(self):
         return self.driver.execute_script("return window.__dialogs || []")
 

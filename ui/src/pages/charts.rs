@@ -22,6 +22,8 @@ pub(crate) struct Tick {
     pub(crate) x: String,
     pub(crate) y: String,
     pub(crate) label: String,
+    /// `text-anchor`: the last time label ends at its tick so it stays inside the chart.
+    pub(crate) anchor: &'static str,
 }
 
 /// The trace search scatter.
@@ -65,6 +67,7 @@ fn time_ticks(start_ns: i64, end_ns: i64, y: f64, count: usize) -> Vec<Tick> {
                 x: fmt(x_of(ns, start_ns, end_ns)),
                 y: fmt(y),
                 label,
+                anchor: if index == count { "end" } else { "middle" },
             }
         })
         .collect()
@@ -107,6 +110,7 @@ pub(crate) fn scatter(samples: &[Sample], start_ns: i64, end_ns: i64) -> Scatter
                 x: fmt(PLOT_LEFT - 6.0),
                 y: fmt(bottom - value / max_duration * (bottom - top) + 4.0),
                 label: format::duration(value),
+                anchor: "end",
             }
         })
         .collect();
@@ -296,6 +300,7 @@ pub(crate) fn line_chart(
                 x: fmt(PLOT_LEFT - 6.0),
                 y: fmt(y_of(value) + 4.0),
                 label: format_value(value),
+                anchor: "end",
             }
         })
         .collect();
