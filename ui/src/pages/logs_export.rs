@@ -1,7 +1,6 @@
 //! `GET /logs/export?q=…&format=ndjson|csv`: every matching record, newest first, streamed
-//! page by page so no row cap applies and memory stays flat. Pages walk back in time; the
-//! records sharing a page's oldest timestamp are fetched together so none is lost or repeated
-//! at a page boundary (up to the per-query row limit for one single nanosecond).
+//! slice by slice of time so no row cap applies and memory stays flat (only more than
+//! `query.max_rows` records within one single nanosecond would be cut).
 
 use std::convert::Infallible;
 
@@ -9,15 +8,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use periscope_query::{Engine, LogQuery, LogRow};
+use periscope_query::{Engine, LogHits, LogQuery, LogRow};
 
 use super::page_error::PageError;
 use super::params::PageParams;
 use crate::render::log_hit;
 use crate::state::UiState;
 
-/// Records per page.
-const PAGE: usize = 1000;
+/// Records a time slice aims to hold.
+const PAGE: usize = 2000;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -70,43 +69,71 @@ fn render(rows: &[LogRow], format: Format, out: &mut String) {
     }
 }
 
+/// Walks the range back in time in slices sized to hold about [`PAGE`] records: each slice is
+/// counted, then read whole (so nothing is lost or repeated between slices), and the next
+/// slice grows or shrinks with what was found. Each read sorts one slice only, so the cost
+/// stays linear in the records exported, however many there are.
 struct Cursor {
     engine: Engine,
     query: String,
     start_ns: i64,
     /// Newest time not yet exported, inclusive; `None` when done.
     end_ns: Option<i64>,
+    /// Length of the next slice, ns.
+    slice_ns: i64,
     format: Format,
+    /// Most records one read may return (`query.max_rows`).
     max_rows: usize,
 }
 
 impl Cursor {
-    /// The next chunk of output, or `None` at the end.
+    /// The next chunk of output (possibly empty), or `None` at the end.
     async fn next_chunk(&mut self) -> Option<String> {
         let end_ns = self.end_ns?;
-        let page = self.search(self.start_ns, end_ns, PAGE).await?;
-        let mut out = String::new();
-        let Some(oldest) = page.last().map(|row| row.time_unix_nano) else {
+        if end_ns < self.start_ns {
             self.end_ns = None;
             return None;
-        };
-        if page.len() < PAGE {
-            render(&page, self.format, &mut out);
-            self.end_ns = None;
-            return Some(out);
         }
-        let newer: Vec<LogRow> = page
-            .into_iter()
-            .filter(|row| row.time_unix_nano > oldest)
-            .collect();
-        render(&newer, self.format, &mut out);
-        let same_time = self.search(oldest, oldest, self.max_rows).await?;
-        render(&same_time, self.format, &mut out);
-        self.end_ns = (oldest > self.start_ns).then(|| oldest - 1);
+        let slice_start = end_ns.saturating_sub(self.slice_ns - 1).max(self.start_ns);
+        let count = self.count(slice_start, end_ns).await?;
+        if count > self.max_rows && self.slice_ns > 1 {
+            self.slice_ns = (self.slice_ns / 4).max(1);
+            return Some(String::new());
+        }
+        if count > self.max_rows {
+            tracing::warn!(
+                records = count,
+                time_ns = end_ns,
+                "log export kept only max_rows of the records sharing one nanosecond"
+            );
+        }
+        let rows = if count == 0 {
+            Vec::new()
+        } else {
+            self.read(slice_start, end_ns, count.min(self.max_rows))
+                .await?
+        };
+        let mut out = String::new();
+        render(&rows, self.format, &mut out);
+        self.end_ns = (slice_start > self.start_ns).then(|| slice_start - 1);
+        if count < PAGE / 2 {
+            self.slice_ns = self.slice_ns.saturating_mul(2);
+        } else if count > PAGE * 2 {
+            self.slice_ns = (self.slice_ns / 2).max(1);
+        }
         Some(out)
     }
 
-    async fn search(&mut self, start_ns: i64, end_ns: i64, limit: usize) -> Option<Vec<LogRow>> {
+    async fn count(&mut self, start_ns: i64, end_ns: i64) -> Option<usize> {
+        let hits = self.search(start_ns, end_ns, 0).await?;
+        Some(usize::try_from(hits.total).unwrap_or(usize::MAX))
+    }
+
+    async fn read(&mut self, start_ns: i64, end_ns: i64, limit: usize) -> Option<Vec<LogRow>> {
+        Some(self.search(start_ns, end_ns, limit).await?.rows)
+    }
+
+    async fn search(&mut self, start_ns: i64, end_ns: i64, limit: usize) -> Option<LogHits> {
         let found = self
             .engine
             .search_logs(LogQuery {
@@ -117,7 +144,7 @@ impl Cursor {
             })
             .await;
         match found {
-            Ok(hits) => Some(hits.rows),
+            Ok(hits) => Some(hits),
             Err(err) => {
                 // The client sees a truncated file; the log says why.
                 tracing::warn!(error = %err, "log export stopped");
@@ -161,6 +188,7 @@ pub(crate) async fn export(
         query,
         start_ns: range.start_ns,
         end_ns: Some(range.end_ns),
+        slice_ns: (range.len_ns() / 100).max(1_000_000),
         format,
     };
     let header_chunk = (format == Format::Csv).then(|| CSV_HEADER.to_string());
