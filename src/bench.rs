@@ -2,14 +2,14 @@
 //! shared/PERFORMANCE.md. Figures come from the server process's own CPU and memory counters
 //! (/proc), so the generator sharing the machine does not distort per-CPU-second rates.
 
-mod client;
+pub(crate) mod client;
 mod ingest;
 mod report;
-mod rng;
+pub(crate) mod rng;
 mod run;
 mod server;
 mod stats;
-mod workload;
+pub(crate) mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;

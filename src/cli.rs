@@ -14,6 +14,7 @@ periscope: traces, logs and metrics in one binary
 
 USAGE:
     periscope serve [OPTIONS]
+    periscope demo [OPTIONS]              (see `periscope demo --help`)
     periscope bench run|gen [OPTIONS]     (see `periscope bench --help`)
 
 OPTIONS (serve):
@@ -43,6 +44,8 @@ pub enum Command {
         /// Print it instead of running.
         print_config: bool,
     },
+    /// Simulated shop traffic to a running server; the arguments after `demo`.
+    Demo(Vec<String>),
     /// Load generator and benchmark suite; the arguments after `bench`.
     Bench(Vec<String>),
     /// Print usage.
@@ -71,8 +74,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> 
         "-V" | "--version" => return Ok(Command::Version),
         "serve" => {}
         "bench" => return Ok(Command::Bench(args.collect())),
+        "demo" => return Ok(Command::Demo(args.collect())),
         other => bail!(
-            "unknown command {other:?}; try `periscope serve`, `periscope bench` or `periscope --help`"
+            "unknown command {other:?}; try `periscope serve`, `periscope demo`, `periscope bench` or `periscope --help`"
         ),
     }
     let mut config_path: Option<PathBuf> = None;

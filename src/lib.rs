@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod demo;
 mod serve;
 
 pub use config::Config;

@@ -30,6 +30,7 @@ fn real_main() -> anyhow::Result<()> {
         Command::Help => print!("{USAGE}"),
         Command::Version => println!("periscope {}", env!("CARGO_PKG_VERSION")),
         Command::Bench(args) => periscope::bench::main(args)?,
+        Command::Demo(args) => periscope::demo::main(args)?,
         Command::Serve {
             config,
             print_config: true,

@@ -7,13 +7,19 @@
 mod config;
 mod context;
 mod error;
+mod filters;
 mod json;
 mod logs_table;
+mod metrics;
+mod services;
 mod sql;
 mod traces;
 
 pub use config::QueryConfig;
 pub use error::QueryError;
+pub use filters::{AttrFilter, FilterOp, MAX_REGEX_BYTES};
+pub use metrics::{Aggregation, MAX_SERIES, MAX_STEPS, MetricInfo, MetricQuery, MetricSeries};
+pub use services::{DependencyEdge, RequestStats, TimeWindow};
 pub use sql::SqlResult;
 pub use traces::{SPAN_KIND_NAMES, Trace, TraceSearch};
 
@@ -104,6 +110,124 @@ impl Engine {
             })
             .await??;
         Ok(hits)
+    }
+
+    /// Request rate, errors and latency per service over `window` (every service, or only
+    /// `service`), each with a request count series of `buckets` buckets.
+    pub async fn service_stats(
+        &self,
+        window: TimeWindow,
+        buckets: usize,
+        service: Option<&str>,
+    ) -> Result<Vec<RequestStats>, QueryError> {
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        self.with_timeout(services::service_stats(&context, window, buckets, service))
+            .await
+    }
+
+    /// Request rate, errors and latency per operation of one service.
+    pub async fn operation_stats(
+        &self,
+        service: &str,
+        window: TimeWindow,
+    ) -> Result<Vec<RequestStats>, QueryError> {
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        self.with_timeout(services::operation_stats(&context, service, window))
+            .await
+    }
+
+    /// Calls between services, from parent/child spans that cross services.
+    pub async fn dependencies(
+        &self,
+        window: TimeWindow,
+    ) -> Result<Vec<DependencyEdge>, QueryError> {
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        self.with_timeout(services::dependencies(&context, window))
+            .await
+    }
+
+    /// The metrics that have points in `window`, by name.
+    pub async fn metric_names(&self, window: TimeWindow) -> Result<Vec<MetricInfo>, QueryError> {
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        self.with_timeout(metrics::metric_names(&context, window))
+            .await
+    }
+
+    /// One metric aggregated per step, split into at most [`MAX_SERIES`] series.
+    pub async fn metric_series(
+        &self,
+        query: &MetricQuery,
+    ) -> Result<Vec<MetricSeries>, QueryError> {
+        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        self.with_timeout(metrics::metric_series(&context, query))
+            .await
+    }
+
+    /// Exact numbers of log records matching each query within `window`, in one pass on a
+    /// blocking thread (facet counts).
+    pub async fn count_logs(
+        &self,
+        queries: Vec<String>,
+        window: TimeWindow,
+    ) -> Result<Vec<u64>, QueryError> {
+        let searcher = self.store.log_searcher();
+        let count_all = move || -> Result<Vec<u64>, QueryError> {
+            let mut counts = Vec::with_capacity(queries.len());
+            for query in queries {
+                let hits = searcher.search(&LogQuery {
+                    query,
+                    start_ns: Some(window.start_ns),
+                    end_ns: Some(window.end_ns),
+                    limit: 0,
+                })?;
+                counts.push(hits.total);
+            }
+            Ok(counts)
+        };
+        let task = tokio::task::spawn_blocking(count_all);
+        self.with_timeout(async {
+            task.await
+                .map_err(|err| QueryError::Internal(format!("log count task failed: {err}")))
+        })
+        .await?
+    }
+
+    /// Matching log records per time bucket: `buckets` equal buckets over `window`, oldest
+    /// first. One count per bucket, so the counts are exact.
+    pub async fn log_histogram(
+        &self,
+        query: &str,
+        window: TimeWindow,
+        buckets: usize,
+    ) -> Result<Vec<u64>, QueryError> {
+        let searcher = self.store.log_searcher();
+        let query = query.to_string();
+        let count_all = move || -> Result<Vec<u64>, QueryError> {
+            let bucket_ns = (window.len_ns() / buckets.max(1) as i64).max(1);
+            let mut counts = Vec::with_capacity(buckets);
+            for index in 0..buckets {
+                let start_ns = window.start_ns + bucket_ns * index as i64;
+                let end_ns = if index + 1 == buckets {
+                    window.end_ns
+                } else {
+                    start_ns + bucket_ns - 1
+                };
+                let hits = searcher.search(&LogQuery {
+                    query: query.clone(),
+                    start_ns: Some(start_ns),
+                    end_ns: Some(end_ns),
+                    limit: 0,
+                })?;
+                counts.push(hits.total);
+            }
+            Ok(counts)
+        };
+        let task = tokio::task::spawn_blocking(count_all);
+        self.with_timeout(async {
+            task.await
+                .map_err(|err| QueryError::Internal(format!("log histogram task failed: {err}")))
+        })
+        .await?
     }
 
     /// Read-only SQL over `spans`, `logs` and `metrics`.

@@ -8,6 +8,7 @@ use periscope_storage::batch::spans_from_batch;
 use periscope_storage::{SpanId, SpanRow, TraceId};
 
 use crate::error::QueryError;
+use crate::filters::{AttrFilter, combined};
 use crate::sql::literal;
 
 /// All spans of one trace, in start order, each `(trace_id, span_id)` once.
@@ -36,6 +37,12 @@ pub struct TraceSearch {
     pub start_ns: Option<i64>,
     /// Matching span starts at or before, ns.
     pub end_ns: Option<i64>,
+    /// Attribute filters on the matching span (the UI's richer form of `tags`).
+    pub filters: Vec<AttrFilter>,
+    /// Join `filters` with OR instead of AND.
+    pub any_filter: bool,
+    /// Only spans with status ERROR match.
+    pub errors_only: bool,
     /// Traces returned at most, newest first.
     pub limit: usize,
 }
@@ -158,6 +165,12 @@ pub(crate) async fn search(
     }
     for (key, value) in &search.tags {
         conditions.push(tag_condition(key, value));
+    }
+    if let Some(condition) = combined(&search.filters, search.any_filter)? {
+        conditions.push(condition);
+    }
+    if search.errors_only {
+        conditions.push("status_code = 2".to_string());
     }
     if let Some(min) = search.min_duration_ns {
         conditions.push(format!("duration_ns >= {min}"));

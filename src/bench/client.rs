@@ -20,6 +20,8 @@ pub(crate) enum Signal {
     Traces,
     /// Log records.
     Logs,
+    /// Metric data points.
+    Metrics,
 }
 
 /// The wire used to send OTLP.
@@ -95,6 +97,7 @@ impl BenchClient {
         let path = match signal {
             Signal::Traces => "opentelemetry.proto.collector.trace.v1.TraceService/Export",
             Signal::Logs => "opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Signal::Metrics => "opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         };
         let mut framed = Vec::with_capacity(body.len() + 5);
         framed.push(u8::from(self.gzip));
@@ -135,6 +138,7 @@ impl BenchClient {
         let path = match signal {
             Signal::Traces => "/v1/traces",
             Signal::Logs => "/v1/logs",
+            Signal::Metrics => "/v1/metrics",
         };
         let mut request = Request::post(format!("http://{address}{path}"))
             .header("content-type", "application/x-protobuf");

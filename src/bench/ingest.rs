@@ -84,6 +84,9 @@ pub(crate) async fn run_load(
         let mut generator = match signal {
             Signal::Traces => Generator::Traces(TraceWorkload::new(&name, seed)),
             Signal::Logs => Generator::Logs(LogWorkload::new(&name, seed, plan.corpus.as_deref())?),
+            Signal::Metrics => {
+                anyhow::bail!("the load generator sends traces or logs, not metrics")
+            }
         };
         tasks.push(tokio::spawn(async move {
             let interval = plan

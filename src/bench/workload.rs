@@ -18,19 +18,19 @@ const SERVICES: [&str; 5] = ["frontend", "checkout", "payments", "inventory", "p
 const ROUTES: [&str; 6] = ["/", "/cart", "/checkout", "/pay", "/items/{id}", "/search"];
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 
-fn string(text: impl Into<String>) -> Option<AnyValue> {
+pub(crate) fn string(text: impl Into<String>) -> Option<AnyValue> {
     Some(AnyValue {
         value: Some(any_value::Value::StringValue(text.into())),
     })
 }
 
-fn int(number: i64) -> Option<AnyValue> {
+pub(crate) fn int(number: i64) -> Option<AnyValue> {
     Some(AnyValue {
         value: Some(any_value::Value::IntValue(number)),
     })
 }
 
-fn kv(key: &str, value: Option<AnyValue>) -> KeyValue {
+pub(crate) fn kv(key: &str, value: Option<AnyValue>) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value,
@@ -38,7 +38,7 @@ fn kv(key: &str, value: Option<AnyValue>) -> KeyValue {
     }
 }
 
-fn now_nanos() -> u64 {
+pub(crate) fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)

@@ -122,6 +122,7 @@ fn trace_search(params: TraceSearchParams) -> Result<TraceSearch, ApiError> {
         } else {
             limit
         },
+        ..TraceSearch::default()
     })
 }
 

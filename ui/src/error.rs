@@ -35,7 +35,8 @@ impl ApiError {
         self.status
     }
 
-    pub(crate) fn message(&self) -> &str {
+    /// The message sent to the client.
+    pub fn message(&self) -> &str {
         &self.message
     }
 }

@@ -1,9 +1,11 @@
-//! Periscope ui: the HTTP surface on port 8080: our JSON query API, the Jaeger-compatible
-//! read API Grafana uses, health and metrics. It speaks the query crate's API only.
+//! Periscope ui: the HTTP surface on port 8080: the web UI (server-rendered pages), our JSON
+//! query API, the Jaeger-compatible read API Grafana uses, health and metrics. It speaks the
+//! query crate's API only (never DataFusion types) and depends on axum and askama.
 
 mod api;
 mod error;
 mod health;
+mod pages;
 mod params;
 mod render;
 mod state;
@@ -29,18 +31,35 @@ pub fn router(state: UiState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(pages::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
-/// Telemetry must not be cached or sniffed as HTML (shared/RELIABILITY.md §5, headers).
+/// Every page and script comes from us; nothing inline runs (shared/RELIABILITY.md §5).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The headers of shared/RELIABILITY.md §5 on every response: a strict CSP, no sniffing, no
+/// framing, and telemetry never cached (static files set their own cache policy).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
