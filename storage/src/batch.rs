@@ -2,7 +2,7 @@
 //! (Arrow IPC), the recent in-memory buffer and the Parquet files, so what SQL sees is
 //! exactly what was stored.
 
-mod columns;
+pub(crate) mod columns;
 mod logs;
 mod metrics;
 mod spans;

@@ -13,7 +13,9 @@ use crate::model::Signal;
 
 /// Encodes a batch as a WAL payload.
 pub fn encode_payload(signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
-    let mut bytes = vec![signal.to_byte()];
+    // Sized up front: growing a multi-megabyte Vec by doubling showed up as memmove.
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() + 4096);
+    bytes.push(signal.to_byte());
     let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
     writer.write(batch)?;
     writer.finish()?;

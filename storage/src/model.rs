@@ -3,6 +3,7 @@
 //! can never be passed where a trace id is expected.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -202,8 +203,9 @@ pub struct SpanRow {
     pub links: Vec<SpanLink>,
     /// Links dropped.
     pub dropped_links_count: u32,
-    /// Resource and scope.
-    pub origin: Origin,
+    /// Resource and scope, shared by every record of one OTLP group (cloning it per
+    /// record cost a dozen allocations each).
+    pub origin: Arc<Origin>,
 }
 
 impl SpanRow {
@@ -238,8 +240,9 @@ pub struct LogRow {
     pub flags: u32,
     /// OTLP `event_name`.
     pub event_name: String,
-    /// Resource and scope.
-    pub origin: Origin,
+    /// Resource and scope, shared by every record of one OTLP group (cloning it per
+    /// record cost a dozen allocations each).
+    pub origin: Arc<Origin>,
 }
 
 impl LogRow {
@@ -329,6 +332,7 @@ pub struct MetricRow {
     pub flags: u32,
     /// Point attributes.
     pub attributes: Attributes,
-    /// Resource and scope.
-    pub origin: Origin,
+    /// Resource and scope, shared by every record of one OTLP group (cloning it per
+    /// record cost a dozen allocations each).
+    pub origin: Arc<Origin>,
 }

@@ -41,14 +41,26 @@ pub type Attributes = Vec<(String, AttrValue)>;
 impl AttrValue {
     /// The text users see and search: strings verbatim, everything else as JSON.
     pub fn to_display_string(&self) -> String {
+        if let AttrValue::Str(text) = self {
+            return text.clone();
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = self.write_display(&mut text);
+        text
+    }
+
+    /// Writes the display text into `out` (an Arrow string builder on the ingest path, so
+    /// numbers become column bytes without a temporary string).
+    pub fn write_display(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         match self {
-            AttrValue::Str(text) => text.clone(),
-            AttrValue::Bool(flag) => flag.to_string(),
-            AttrValue::Int(number) => number.to_string(),
-            AttrValue::Double(number) => format_double(*number),
-            AttrValue::Bytes(bytes) => BASE64.encode(bytes),
-            AttrValue::Empty => String::new(),
-            AttrValue::Array(_) | AttrValue::Map(_) => self.to_plain_json().to_string(),
+            AttrValue::Str(text) => out.write_str(text),
+            AttrValue::Bool(flag) => out.write_str(if *flag { "true" } else { "false" }),
+            AttrValue::Int(number) => write!(out, "{number}"),
+            AttrValue::Double(number) => write_double(*number, out),
+            AttrValue::Bytes(bytes) => out.write_str(&BASE64.encode(bytes)),
+            AttrValue::Empty => Ok(()),
+            AttrValue::Array(_) | AttrValue::Map(_) => write!(out, "{}", self.to_plain_json()),
         }
     }
 
@@ -94,10 +106,16 @@ impl AttrValue {
 
 /// Doubles always keep a decimal point or exponent so they never read back as ints.
 fn format_double(number: f64) -> String {
+    let mut text = String::new();
+    let _ = write_double(number, &mut text);
+    text
+}
+
+fn write_double(number: f64, out: &mut impl std::fmt::Write) -> std::fmt::Result {
     if number.is_finite() && number.fract() == 0.0 && number.abs() < 1e15 {
-        format!("{number:.1}")
+        write!(out, "{number:.1}")
     } else {
-        number.to_string()
+        write!(out, "{number}")
     }
 }
 
@@ -110,16 +128,22 @@ fn format_double(number: f64) -> String {
 /// (ints exactly; doubles print the shortest text that round-trips), and the code string
 /// repeats from row to row, so Parquet's dictionary stores it once per file.
 pub fn typed_json(attributes: &Attributes) -> Option<String> {
+    let mut codes = String::new();
+    write_typed_json(attributes, &mut codes).then_some(codes)
+}
+
+/// Writes what [`typed_json`] returns into `out`; false (and nothing written) when every
+/// value is a string.
+pub fn write_typed_json(attributes: &Attributes, out: &mut impl std::fmt::Write) -> bool {
     if attributes
         .iter()
         .all(|(_, value)| matches!(value, AttrValue::Str(_)))
     {
-        return None;
+        return false;
     }
-    let mut codes = String::with_capacity(attributes.len());
     let mut complex: Vec<&AttrValue> = Vec::new();
     for (_, value) in attributes {
-        codes.push(match value {
+        let _ = out.write_char(match value {
             AttrValue::Str(_) => 's',
             AttrValue::Bool(_) => 'b',
             AttrValue::Int(_) => 'i',
@@ -132,10 +156,10 @@ pub fn typed_json(attributes: &Attributes) -> Option<String> {
         });
     }
     if !complex.is_empty() {
-        codes.push('\t');
-        codes.push_str(&serde_json::to_string(&complex).ok()?);
+        let json = serde_json::to_string(&complex).unwrap_or_else(|_| "[]".to_string());
+        let _ = write!(out, "\t{json}");
     }
-    Some(codes)
+    true
 }
 
 fn parse_scalar(code: char, text: &str) -> Option<AttrValue> {

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field};
 
 use crate::error::StorageError;
 use crate::model::Origin;
-use crate::value::{Attributes, merge_typed, typed_json};
+use crate::value::{Attributes, merge_typed, write_typed_json};
 
 fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
     // Parquet's canonical MAP names, so files read back with the schema they were written with.
@@ -41,15 +41,17 @@ pub(crate) fn attribute_columns<'a>(
     for attributes in rows {
         for (key, value) in attributes {
             map.keys().append_value(key);
-            match value {
-                // The common case: no temporary string.
-                crate::value::AttrValue::Str(text) => map.values().append_value(text),
-                other => map.values().append_value(other.to_display_string()),
-            }
+            // Written straight into the column: no temporary string per number.
+            let _ = value.write_display(map.values());
+            map.values().append_value("");
         }
         // Appending an entry list cannot fail for a non-null map with matching key/value lengths.
         let _ = map.append(true);
-        typed.append_option(typed_json(attributes));
+        if write_typed_json(attributes, &mut typed) {
+            typed.append_value("");
+        } else {
+            typed.append_null();
+        }
     }
     (Arc::new(map.finish()), Arc::new(typed.finish()))
 }
@@ -92,6 +94,26 @@ pub(crate) fn origin_fields() -> Vec<Field> {
 
 pub(crate) fn utf8<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
+}
+
+/// Lowercase hex of fixed-size ids, written straight into the column (no string per id).
+pub(crate) fn hex_ids<'a, const N: usize>(
+    ids: impl Iterator<Item = Option<&'a [u8; N]>>,
+) -> ArrayRef {
+    let mut builder = StringBuilder::new();
+    let mut text = [0u8; 64];
+    for id in ids {
+        match id {
+            Some(bytes) => {
+                let text = &mut text[..2 * N];
+                // Cannot fail: the slice is exactly twice the id's length, and hex is ASCII.
+                let _ = hex::encode_to_slice(bytes, text);
+                builder.append_value(std::str::from_utf8(text).unwrap_or_default());
+            }
+            None => builder.append_null(),
+        }
+    }
+    Arc::new(builder.finish())
 }
 
 pub(crate) fn utf8_opt(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
@@ -248,8 +270,9 @@ pub(crate) struct OriginReader {
 }
 
 impl OriginReader {
-    pub(crate) fn row(&self, row: usize) -> Origin {
-        Origin {
+    /// The origin of `row`.
+    pub(crate) fn row(&self, row: usize) -> Arc<Origin> {
+        Arc::new(Origin {
             service_name: self.service_name.value(row).to_string(),
             resource_attributes: self.resource.row(row),
             scope_name: self.scope_name.value(row).to_string(),
@@ -257,6 +280,6 @@ impl OriginReader {
             scope_attributes: opt_str(&self.scope_attributes, row)
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or_default(),
-        }
+        })
     }
 }

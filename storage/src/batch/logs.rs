@@ -6,8 +6,8 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::columns::{
-    Columns, attribute_columns, attributes_type, field, i32s, i64s, opt_str, origin_columns,
-    origin_fields, u32s, utf8, utf8_opt,
+    Columns, attribute_columns, attributes_type, field, hex_ids, i32s, i64s, opt_str,
+    origin_columns, origin_fields, u32s, utf8, utf8_opt,
 };
 use crate::error::StorageError;
 use crate::model::{LogRow, SpanId, TraceId};
@@ -52,15 +52,15 @@ pub fn logs_to_batch(rows: &[LogRow]) -> Result<RecordBatch, StorageError> {
             AttrValue::Str(_) => None,
             other => serde_json::to_string(other).ok(),
         })),
-        utf8_opt(rows.iter().map(|row| row.trace_id.map(|id| id.to_hex()))),
-        utf8_opt(rows.iter().map(|row| row.span_id.map(|id| id.to_hex()))),
+        hex_ids(rows.iter().map(|row| row.trace_id.as_ref().map(|id| &id.0))),
+        hex_ids(rows.iter().map(|row| row.span_id.as_ref().map(|id| &id.0))),
         u32s(rows.iter().map(|row| row.flags)),
         utf8(rows.iter().map(|row| row.event_name.as_str())),
         attributes,
         attributes_typed,
         u32s(rows.iter().map(|row| row.dropped_attributes_count)),
     ];
-    columns.extend(origin_columns(rows.iter().map(|row| &row.origin)));
+    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
     Ok(RecordBatch::try_new(logs_schema(), columns)?)
 }
 

@@ -78,7 +78,7 @@ pub fn metrics_to_batch(rows: &[MetricRow]) -> Result<RecordBatch, StorageError>
         attributes,
         attributes_typed,
     ];
-    columns.extend(origin_columns(rows.iter().map(|row| &row.origin)));
+    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
     Ok(RecordBatch::try_new(metrics_schema(), columns)?)
 }
 

@@ -6,8 +6,8 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::columns::{
-    Columns, attribute_columns, attributes_type, field, i32s, i64s, opt_str, origin_columns,
-    origin_fields, u32s, utf8, utf8_opt,
+    Columns, attribute_columns, attributes_type, field, hex_ids, i32s, i64s, opt_str,
+    origin_columns, origin_fields, u32s, utf8, utf8_opt,
 };
 use crate::error::StorageError;
 use crate::model::{SpanId, SpanRow, TraceId};
@@ -48,11 +48,11 @@ pub fn spans_schema() -> SchemaRef {
 pub fn spans_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
     let (attributes, attributes_typed) = attribute_columns(rows.iter().map(|row| &row.attributes));
     let mut columns: Vec<ArrayRef> = vec![
-        utf8_opt(rows.iter().map(|row| Some(row.trace_id.to_hex()))),
-        utf8_opt(rows.iter().map(|row| Some(row.span_id.to_hex()))),
-        utf8_opt(
+        hex_ids(rows.iter().map(|row| Some(&row.trace_id.0))),
+        hex_ids(rows.iter().map(|row| Some(&row.span_id.0))),
+        hex_ids(
             rows.iter()
-                .map(|row| row.parent_span_id.map(|id| id.to_hex())),
+                .map(|row| row.parent_span_id.as_ref().map(|id| &id.0)),
         ),
         utf8(rows.iter().map(|row| row.trace_state.as_str())),
         u32s(rows.iter().map(|row| row.flags)),
@@ -79,7 +79,7 @@ pub fn spans_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
         })),
         u32s(rows.iter().map(|row| row.dropped_links_count)),
     ];
-    columns.extend(origin_columns(rows.iter().map(|row| &row.origin)));
+    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
     Ok(RecordBatch::try_new(spans_schema(), columns)?)
 }
 

@@ -91,11 +91,12 @@ fn json_safe(row: &LogRow) -> Cow<'_, LogRow> {
     }
     let mut safe = row.clone();
     replace_non_finite(&mut safe.body);
+    let origin = std::sync::Arc::make_mut(&mut safe.origin);
     for (_, value) in safe
         .attributes
         .iter_mut()
-        .chain(safe.origin.resource_attributes.iter_mut())
-        .chain(safe.origin.scope_attributes.iter_mut())
+        .chain(origin.resource_attributes.iter_mut())
+        .chain(origin.scope_attributes.iter_mut())
     {
         replace_non_finite(value);
     }
@@ -128,7 +129,6 @@ fn replace_non_finite(value: &mut AttrValue) {
 mod tests {
     use super::*;
     use crate::logindex::schema::build_schema;
-    use crate::model::Origin;
 
     fn row_with(body: AttrValue, attributes: Attributes) -> LogRow {
         LogRow {
@@ -143,7 +143,7 @@ mod tests {
             span_id: None,
             flags: 0,
             event_name: String::new(),
-            origin: Origin::default(),
+            origin: Default::default(),
         }
     }
 

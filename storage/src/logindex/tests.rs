@@ -1,5 +1,7 @@
 //! End-to-end tests: rows go through the writer, a commit and the searcher.
 
+use std::sync::Arc;
+
 use tempfile::TempDir;
 
 use super::{LogHits, LogIndexWriter, LogQuery, LogSearcher, open_log_index};
@@ -26,11 +28,11 @@ fn row(time: i64, service: &str, severity: &str, body: &str) -> LogRow {
         span_id: None,
         flags: 0,
         event_name: String::new(),
-        origin: Origin {
+        origin: Arc::new(Origin {
             service_name: service.to_string(),
             resource_attributes: vec![("service.name".into(), AttrValue::Str(service.into()))],
             ..Origin::default()
-        },
+        }),
     }
 }
 
@@ -77,8 +79,7 @@ fn sample() -> Vec<LogRow> {
     post.trace_id = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c");
     post.span_id = SpanId::from_hex("b7ad6b7169203331");
     let mut other = row(300, "frontend", "WARN", "slow render of checkout page");
-    other
-        .origin
+    Arc::make_mut(&mut other.origin)
         .resource_attributes
         .push(("host.name".into(), AttrValue::Str("web-1".into())));
     vec![get, post, other]
@@ -128,9 +129,10 @@ fn rows_round_trip_exactly() {
     typed.event_name = "user.login".into();
     typed.trace_id = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c");
     typed.span_id = SpanId::from_hex("b7ad6b7169203331");
-    typed.origin.scope_name = "scope".into();
-    typed.origin.scope_version = "1.0".into();
-    typed.origin.scope_attributes = vec![("k".into(), AttrValue::Double(0.5))];
+    let origin = Arc::make_mut(&mut typed.origin);
+    origin.scope_name = "scope".into();
+    origin.scope_version = "1.0".into();
+    origin.scope_attributes = vec![("k".into(), AttrValue::Double(0.5))];
     let (_dir, _writer, searcher) = index_with(std::slice::from_ref(&typed));
 
     let hits = search(&searcher, "");

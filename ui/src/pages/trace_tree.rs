@@ -274,10 +274,10 @@ mod tests {
             dropped_events_count: 0,
             links: Vec::new(),
             dropped_links_count: 0,
-            origin: Origin {
+            origin: std::sync::Arc::new(Origin {
                 service_name: "svc".to_string(),
                 ..Origin::default()
-            },
+            }),
         }
     }
 

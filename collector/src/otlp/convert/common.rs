@@ -1,6 +1,7 @@
 //! Shared conversion state: limits, the clock, rejection reasons and soft-limit counters.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use periscope_storage::{AttrValue, Attributes, Origin};
 
@@ -173,7 +174,7 @@ pub(crate) fn origin<Row>(
     scope: Option<&InstrumentationScope>,
     limits: &Limits,
     conversion: &mut Conversion<Row>,
-) -> Origin {
+) -> Arc<Origin> {
     let resource_attributes = resource
         .map(|resource| {
             attributes(resource.attributes.clone(), limits, conversion)
@@ -198,13 +199,13 @@ pub(crate) fn origin<Row>(
         ),
         None => (String::new(), String::new(), Vec::new()),
     };
-    Origin {
+    Arc::new(Origin {
         service_name,
         resource_attributes,
         scope_name,
         scope_version,
         scope_attributes,
-    }
+    })
 }
 
 /// Accepts a timestamp inside the window; converts OTLP's u64 ns to our i64.

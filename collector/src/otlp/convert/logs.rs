@@ -1,5 +1,7 @@
 //! `ExportLogsServiceRequest` → log rows.
 
+use std::sync::Arc;
+
 use periscope_storage::{LogRow, Origin};
 
 use super::common::{
@@ -38,7 +40,7 @@ pub(crate) fn convert_logs(
 
 fn convert_record(
     record: LogRecord,
-    origin: &Origin,
+    origin: &Arc<Origin>,
     limits: &Limits,
     conversion: &mut Conversion<LogRow>,
     dropped_ids: &mut u64,

@@ -1,5 +1,7 @@
 //! `ExportMetricsServiceRequest` → one row per data point.
 
+use std::sync::Arc;
+
 use periscope_storage::{MetricRow, MetricType, Origin};
 use serde_json::json;
 
@@ -22,7 +24,7 @@ struct MetricHead<'a> {
     name: &'a str,
     description: &'a str,
     unit: &'a str,
-    origin: &'a Origin,
+    origin: &'a Arc<Origin>,
 }
 
 /// Converts every data point of the request; invalid ones are rejected individually.
@@ -49,7 +51,7 @@ pub(crate) fn convert_metrics(
 
 fn convert_metric(
     metric: Metric,
-    origin: &Origin,
+    origin: &Arc<Origin>,
     limits: &Limits,
     conversion: &mut Conversion<MetricRow>,
 ) {

@@ -1,5 +1,7 @@
 //! `ExportTraceServiceRequest` → span rows.
 
+use std::sync::Arc;
+
 use periscope_storage::{Origin, SpanEvent, SpanLink, SpanRow};
 
 use super::common::{
@@ -41,7 +43,7 @@ pub(crate) fn convert_traces(
 
 fn convert_span(
     span: Span,
-    origin: &Origin,
+    origin: &Arc<Origin>,
     limits: &Limits,
     conversion: &mut Conversion<SpanRow>,
 ) -> Result<SpanRow, Rejection> {
