@@ -9,7 +9,7 @@ pub(crate) mod rng;
 mod run;
 mod server;
 mod stats;
-pub(crate) mod workload;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;

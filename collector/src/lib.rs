@@ -14,6 +14,7 @@ mod http;
 mod otlp;
 mod pipeline;
 mod rpc_status;
+pub mod stages;
 mod stats;
 
 pub use config::IngestConfig;

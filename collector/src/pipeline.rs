@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use periscope_storage::{IngestBatch, Signal, Store};
@@ -95,18 +94,7 @@ impl Collector {
     }
 
     fn limits(&self) -> Limits {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
-        let config = &self.inner.config;
-        Limits {
-            max_attributes: config.max_attributes,
-            max_attribute_bytes: config.max_attribute_bytes,
-            max_nesting_depth: config.max_nesting_depth,
-            min_time_unix_nano: now - (config.max_age_secs as i64).saturating_mul(1_000_000_000),
-            max_time_unix_nano: now + (config.max_future_secs as i64).saturating_mul(1_000_000_000),
-            now_unix_nano: now,
-        }
+        Limits::from_config(&self.inner.config, Limits::now_unix_nano())
     }
 
     /// Processes one export request body.

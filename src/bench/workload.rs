@@ -59,7 +59,7 @@ fn resource(service: &str, host: u64) -> Resource {
 }
 
 /// Generates span requests; one per `next_request` call.
-pub(crate) struct TraceWorkload {
+pub struct TraceWorkload {
     rng: Rng,
     client: String,
     next_seq: u64,
@@ -72,7 +72,7 @@ pub(crate) struct TraceWorkload {
 
 impl TraceWorkload {
     /// A generator for one client.
-    pub(crate) fn new(client: &str, seed: u64) -> TraceWorkload {
+    pub fn new(client: &str, seed: u64) -> TraceWorkload {
         TraceWorkload {
             rng: Rng::new(seed),
             client: client.to_string(),
@@ -84,7 +84,7 @@ impl TraceWorkload {
     }
 
     /// One request of about `num_spans` spans (whole traces of depth up to 4).
-    pub(crate) fn next_request(&mut self, num_spans: usize) -> ExportTraceServiceRequest {
+    pub fn next_request(&mut self, num_spans: usize) -> ExportTraceServiceRequest {
         let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
         let mut produced = 0;
         while produced < num_spans {

@@ -57,8 +57,10 @@ fn default_log_commit_interval_ms() -> u64 {
 fn default_log_index_memory_bytes() -> usize {
     64 << 20
 }
+/// Level 1: on the standard trace workload level 3 saved nothing (45.2 vs 45.0 B/span, with
+/// the column encodings of parquet_file.rs) and level 1 is the cheaper one to run per flush.
 fn default_parquet_zstd_level() -> i32 {
-    3
+    1
 }
 
 impl Default for StorageConfig {

@@ -19,6 +19,29 @@ pub(crate) struct Limits {
     pub(crate) now_unix_nano: i64,
 }
 
+impl Limits {
+    /// The limits of `config` around the clock reading `now_unix_nano`.
+    pub(crate) fn from_config(config: &crate::config::IngestConfig, now_unix_nano: i64) -> Limits {
+        Limits {
+            max_attributes: config.max_attributes,
+            max_attribute_bytes: config.max_attribute_bytes,
+            max_nesting_depth: config.max_nesting_depth,
+            min_time_unix_nano: now_unix_nano
+                - (config.max_age_secs as i64).saturating_mul(1_000_000_000),
+            max_time_unix_nano: now_unix_nano
+                + (config.max_future_secs as i64).saturating_mul(1_000_000_000),
+            now_unix_nano,
+        }
+    }
+
+    /// The wall clock in ns since the epoch.
+    pub(crate) fn now_unix_nano() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+    }
+}
+
 /// Rows converted from one request, plus what was rejected and why.
 #[derive(Debug)]
 pub(crate) struct Conversion<Row> {
