@@ -51,6 +51,29 @@ pub struct ServerConfig {
     /// How long a graceful shutdown may take before in-flight requests are dropped.
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Host names the UI/API answers to besides localhost and IP addresses (DNS-rebinding
+    /// defence). A TOML list, or comma-separated in `PERISCOPE_SERVER_ALLOWED_HOSTS`.
+    #[serde(default, deserialize_with = "names")]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A list of names, or one comma-separated string (what an environment variable can hold).
+fn names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Names::deserialize(deserializer)? {
+        Names::List(list) => list,
+        Names::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 fn default_data_dir() -> PathBuf {
@@ -78,6 +101,7 @@ impl Default for ServerConfig {
             http_addr: default_http_addr(),
             allow_unauthenticated: false,
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -196,6 +220,21 @@ mod tests {
         std::fs::write(&path, "[storage]\nflush_intervall_secs = 3\n").unwrap();
         let err = load(Some(&path), vars(&[])).unwrap_err().to_string();
         assert!(err.contains("flush_intervall_secs"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_come_as_a_list_or_comma_separated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "[server]\nallowed_hosts = [\"a.example\"]\n").unwrap();
+        let config = load(Some(&path), vars(&[])).unwrap();
+        assert_eq!(config.server.allowed_hosts, ["a.example"]);
+        let config = load(
+            Some(&path),
+            vars(&[("PERISCOPE_SERVER_ALLOWED_HOSTS", "b.example, c.example")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.allowed_hosts, ["b.example", "c.example"]);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             metrics_store.stats().render_prometheus(out);
         }),
         ready: Arc::new(AtomicBool::new(true)),
+        allowed_hosts: config.server.allowed_hosts.clone().into(),
     };
 
     let grpc_listener = bind("OTLP/gRPC", config.server.otlp_grpc_addr).await?;

@@ -4,6 +4,7 @@
 
 mod api;
 mod error;
+mod guard;
 mod health;
 mod pages;
 mod params;
@@ -33,6 +34,10 @@ pub fn router(state: UiState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(pages::routes())
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -18,4 +18,6 @@ pub struct UiState {
     pub metrics: MetricsRenderer,
     /// `/readyz`: true once the WAL is replayed and ingest accepted.
     pub ready: Arc<AtomicBool>,
+    /// Host names served besides localhost and IP literals (`server.allowed_hosts`).
+    pub allowed_hosts: Arc<[String]>,
 }
