@@ -4,10 +4,10 @@ use std::path::Path;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::IndexWriterOptions;
-use tantivy::store::Compressor;
+use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy};
 
-use super::document::row_to_document;
+use super::document::DocumentBuilder;
 use super::errors::index_error;
 use super::schema::{LogFields, build_schema, register_tokenizers};
 use super::searcher::LogSearcher;
@@ -21,12 +21,22 @@ const MIN_WRITER_MEMORY: usize = 15_000_000;
 /// Tantivy's arena addresses are 32-bit: it refuses budgets of `u32::MAX - 1 MB` and more.
 const MAX_WRITER_MEMORY: usize = u32::MAX as usize - 2_000_000;
 
+/// Doc-store blocks: rows are compressed together, so bigger blocks find more repetition
+/// (the resource shared by a request's rows, the templates of log lines) at the price of
+/// decompressing more to read one row back. 128 KiB holds about a thousand rows.
+const DOCSTORE_BLOCK_BYTES: usize = 128 * 1024;
+
+/// zstd's fastest level compresses log rows ~20 % better than lz4 and still runs at several
+/// hundred MB/s, far from the bottleneck; higher levels cost CPU that ingest pays per row.
+const DOCSTORE_ZSTD_LEVEL: i32 = 1;
+
 /// Owns the single IndexWriter; lives on one dedicated thread (caller's job).
 pub struct LogIndexWriter {
     writer: IndexWriter,
     /// The reader every [`LogSearcher`] clone shares; reloaded after each commit.
     reader: IndexReader,
     fields: LogFields,
+    documents: DocumentBuilder,
     uncommitted: u64,
 }
 
@@ -40,7 +50,10 @@ pub fn open_log_index(
     let (schema, fields) = build_schema();
     let directory = MmapDirectory::open(dir).map_err(|err| index_error("open directory", err))?;
     let settings = IndexSettings {
-        docstore_compression: Compressor::Lz4,
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(DOCSTORE_ZSTD_LEVEL),
+        }),
+        docstore_blocksize: DOCSTORE_BLOCK_BYTES,
         ..IndexSettings::default()
     };
     let index = Index::builder()
@@ -83,6 +96,7 @@ pub fn open_log_index(
         writer,
         reader,
         fields,
+        documents: DocumentBuilder::default(),
         uncommitted: 0,
     };
     Ok((writer, searcher, wal_seq))
@@ -100,7 +114,7 @@ impl LogIndexWriter {
     /// Queues `rows` for indexing; they become searchable at the next [`commit`](Self::commit).
     pub fn add(&mut self, rows: &[LogRow]) -> Result<(), StorageError> {
         for row in rows {
-            let doc = row_to_document(row, &self.fields)?;
+            let doc = self.documents.build(row, &self.fields);
             self.writer
                 .add_document(doc)
                 .map_err(|err| index_error("add log", err))?;
