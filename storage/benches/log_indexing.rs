@@ -19,6 +19,9 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use periscope_storage::logindex::open_log_index;
 use periscope_storage::{AttrValue, LogRow, Origin, SpanId, TraceId};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rows indexed per iteration: enough for the writer to reach a steady state, few enough
 /// that one iteration stays around a second.
 const ROWS: usize = 20_000;

@@ -385,7 +385,7 @@ mod tests {
     fn every_field_and_value_kind_round_trips() {
         let row = sample();
         assert_round_trips(&row);
-        let mut plain = row.clone();
+        let mut plain = row;
         plain.body = AttrValue::Str("payment declined".into());
         plain.trace_id = None;
         plain.span_id = None;

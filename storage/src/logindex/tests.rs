@@ -436,3 +436,15 @@ fn unicode_and_quotes_inside_phrases() {
         ["key a:b appears in the body"]
     );
 }
+
+#[test]
+fn an_index_of_another_layout_is_refused_with_a_clear_error() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut builder = tantivy::schema::Schema::builder();
+    builder.add_text_field("body", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), builder.build()).expect("old index");
+    let Err(err) = open_log_index(dir.path(), MEMORY) else {
+        panic!("an index of another layout opened");
+    };
+    assert!(err.to_string().contains("earlier version"), "{err}");
+}

@@ -60,7 +60,15 @@ pub fn open_log_index(
         .schema(schema)
         .settings(settings)
         .open_or_create(directory)
-        .map_err(|err| index_error("open index", err))?;
+        .map_err(|err| match err {
+            // The only schema an existing index can have is one an earlier layout wrote.
+            tantivy::TantivyError::SchemaError(_) => StorageError::Corrupt(format!(
+                "the log index in {} was written by an earlier version of Periscope with another \
+                 layout; move it away to start a new one",
+                dir.display()
+            )),
+            other => index_error("open index", other),
+        })?;
     register_tokenizers(index.tokenizers());
 
     let metas = index
