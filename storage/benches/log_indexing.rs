@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
 use periscope_storage::logindex::open_log_index;
 use periscope_storage::{AttrValue, LogRow, Origin, SpanId, TraceId};
 
@@ -165,8 +165,8 @@ fn workload() -> (Vec<LogRow>, u64) {
 }
 
 /// Indexes every row into a fresh index and commits: what the indexer thread does for
-/// `ROWS` records, merges of earlier segments aside.
-fn index_all(rows: &[LogRow]) {
+/// `ROWS` records, merges of earlier segments aside. Returns the index's bytes on disk.
+fn index_all(rows: &[LogRow]) -> Vec<(String, u64)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut writer, _searcher, _) =
         open_log_index(dir.path(), WRITER_MEMORY).expect("open log index");
@@ -174,6 +174,41 @@ fn index_all(rows: &[LogRow]) {
         writer.add(black_box(request)).expect("add rows");
     }
     writer.commit(1).expect("commit");
+    // Bytes per kind of file: `store` (rows), `idx`/`pos`/`term` (postings, positions,
+    // dictionary), `fast` (columns).
+    let mut sizes: Vec<(String, u64)> = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).expect("list index").flatten() {
+        let path = entry.path();
+        let kind = path
+            .extension()
+            .map_or_else(String::new, |ext| ext.to_string_lossy().into_owned());
+        let len = entry.metadata().map_or(0, |metadata| metadata.len());
+        match sizes.iter_mut().find(|(name, _)| *name == kind) {
+            Some((_, total)) => *total += len,
+            None => sizes.push((kind, len)),
+        }
+    }
+    sizes.sort();
+    sizes
+}
+
+/// Bytes on disk per body byte of one committed segment (the server's merged index is a
+/// little smaller): printed once, since criterion only times.
+fn report_size() {
+    let (rows, body_bytes) = workload();
+    let sizes = index_all(&rows);
+    let per_body_byte = |bytes: u64| bytes as f64 / body_bytes as f64;
+    let parts: Vec<String> = sizes
+        .iter()
+        .filter(|(_, bytes)| per_body_byte(*bytes) >= 0.001)
+        .map(|(kind, bytes)| format!("{kind} {:.3}", per_body_byte(*bytes)))
+        .collect();
+    println!(
+        "log_indexing: {} rows, {body_bytes} body bytes; index bytes per body byte {:.3} ({})",
+        rows.len(),
+        per_body_byte(sizes.iter().map(|(_, bytes)| bytes).sum()),
+        parts.join(", ")
+    );
 }
 
 /// Process CPU time (user + system, every thread, finished ones included) from
@@ -283,4 +318,9 @@ criterion_group! {
     config = Criterion::default().with_measurement(CpuTime);
     targets = cpu_time
 }
-criterion_main!(wall, cpu);
+fn main() {
+    report_size();
+    wall();
+    cpu();
+    Criterion::default().configure_from_args().final_summary();
+}
