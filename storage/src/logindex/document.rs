@@ -57,16 +57,17 @@ impl DocumentBuilder {
     }
 }
 
-/// Rebuilds the row from a stored document.
+/// Rebuilds the row from a stored document and its `timestamp` fast-field value.
 pub(crate) fn document_to_row(
     doc: &TantivyDocument,
     fields: &LogFields,
+    time_unix_nano: i64,
 ) -> Result<LogRow, StorageError> {
     let source = doc
         .get_first(fields.source)
         .and_then(|value| value.as_bytes())
         .ok_or_else(|| StorageError::Corrupt("log index document has no source".to_string()))?;
-    decode_row(source)
+    decode_row(source, time_unix_nano)
 }
 
 /// Lowercase hex of `bytes` in `out` (twice as long), without allocating.
@@ -180,7 +181,10 @@ mod tests {
         for origin in [&first, &first, &second, &first] {
             let row = row_with(AttrValue::Str("text".into()), origin.clone());
             let doc = builder.build(&row, &fields);
-            assert_eq!(document_to_row(&doc, &fields).expect("row"), row);
+            assert_eq!(
+                document_to_row(&doc, &fields, row.time_unix_nano).expect("row"),
+                row
+            );
         }
     }
 
