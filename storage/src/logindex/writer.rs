@@ -26,6 +26,11 @@ const MAX_WRITER_MEMORY: usize = u32::MAX as usize - 2_000_000;
 /// decompressing more to read one row back. 128 KiB holds about a thousand rows.
 const DOCSTORE_BLOCK_BYTES: usize = 128 * 1024;
 
+/// Decompressed doc-store blocks each segment's reader keeps (tantivy's default is 100, which
+/// with 128 KiB blocks would let searches pin ~13 MB per segment). Hits of one page are mostly
+/// neighbours, so a few blocks serve them.
+const DOCSTORE_CACHE_BLOCKS: usize = 8;
+
 /// zstd's fastest level compresses log rows ~20 % better than lz4 and still runs at several
 /// hundred MB/s, far from the bottleneck; higher levels cost CPU that ingest pays per row.
 const DOCSTORE_ZSTD_LEVEL: i32 = 1;
@@ -91,6 +96,7 @@ pub fn open_log_index(
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
+        .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
         .try_into()
         .map_err(|err| index_error("open index reader", err))?;
     let searcher = LogSearcher::new(&index, reader.clone(), fields);
