@@ -297,10 +297,15 @@ pub(crate) async fn run(options: &RunOptions) -> anyhow::Result<Results> {
     let load = run_load(&client, Signal::Logs, &plan, counter).await?;
     // Indexing finishes at the next commit; count it in.
     let deadline = Instant::now() + Duration::from_secs(120);
+    // Attribute values match whole: name every client the load used.
+    let clients = (0..plan.connections)
+        .map(|connection| format!("bench-{connection}"))
+        .collect::<Vec<_>>()
+        .join("%20OR%20");
     loop {
         let (_, body) = client
             .get(&format!(
-                "{api}/api/logs/search?query=bench.client:bench*&limit=1"
+                "{api}/api/logs/search?query=bench.client:({clients})&limit=1"
             ))
             .await?;
         let total = serde_json::from_slice::<Value>(&body)?["total"]

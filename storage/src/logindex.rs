@@ -16,6 +16,7 @@ mod query;
 mod query_rewrite;
 mod schema;
 mod searcher;
+mod stored_row;
 mod writer;
 
 #[cfg(test)]

@@ -1,127 +1,150 @@
 //! Converts a [`LogRow`] to the tantivy document that indexes it, and back.
 //!
-//! Search results are rebuilt only from the stored `source` field (the row as JSON), never from
-//! the indexed fields, which are lossy by design (tokenized, lowercased, flattened).
+//! Search results are rebuilt only from the stored `source` field (the row in the compact
+//! form of [`stored_row`](super::stored_row)), never from the indexed fields, which are lossy
+//! by design (tokenized, lowercased, flattened).
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use tantivy::TantivyDocument;
-use tantivy::schema::{OwnedValue, Value};
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
+use tantivy::schema::{Field, Value};
 
 use super::schema::LogFields;
+use super::stored_row::{decode_row, encode_origin, encode_row};
 use crate::error::StorageError;
-use crate::model::LogRow;
-use crate::value::{AttrValue, Attributes, attributes_to_plain_json};
+use crate::model::{LogRow, Origin};
+use crate::value::AttrValue;
 
-/// Builds the document indexing `row`.
-pub(crate) fn row_to_document(
-    row: &LogRow,
-    fields: &LogFields,
-) -> Result<TantivyDocument, StorageError> {
-    let mut doc = TantivyDocument::new();
-    add_text_if_present(&mut doc, fields.body, &row.body_text());
-    add_text_if_present(&mut doc, fields.service, &row.origin.service_name);
-    add_text_if_present(&mut doc, fields.severity, &row.severity_text);
-    doc.add_i64(fields.severity_number, i64::from(row.severity_number));
-    if let Some(trace_id) = row.trace_id {
-        doc.add_text(fields.trace_id, trace_id.to_hex());
-    }
-    if let Some(span_id) = row.span_id {
-        doc.add_text(fields.span_id, span_id.to_hex());
-    }
-    doc.add_i64(fields.timestamp, row.time_unix_nano);
-    add_json_if_present(&mut doc, fields.attributes, &row.attributes);
-    add_json_if_present(&mut doc, fields.resource, &row.origin.resource_attributes);
-    // Compact JSON (no whitespace); the doc store lz4-compresses blocks of documents, which
-    // squeezes out the key names repeated from row to row.
-    let source = serde_json::to_vec(&json_safe(row))?;
-    doc.add_bytes(fields.source, &source);
-    Ok(doc)
+/// Builds documents, remembering the encoding of the last origin: the rows of one request
+/// share it, so it is encoded once per request rather than once per row.
+#[derive(Default)]
+pub(crate) struct DocumentBuilder {
+    origin: Option<Arc<Origin>>,
+    origin_bytes: Vec<u8>,
+    source: Vec<u8>,
 }
 
-/// Rebuilds the row from a stored document.
+impl DocumentBuilder {
+    /// The document indexing `row`.
+    pub(crate) fn build(&mut self, row: &LogRow, fields: &LogFields) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        match &row.body {
+            AttrValue::Str(text) => add_text_if_present(&mut doc, fields.body, text),
+            other => add_text_if_present(&mut doc, fields.body, &other.to_display_string()),
+        }
+        add_text_if_present(&mut doc, fields.service, &row.origin.service_name);
+        add_text_if_present(&mut doc, fields.severity, &row.severity_text);
+        doc.add_i64(fields.severity_number, i64::from(row.severity_number));
+        if let Some(trace_id) = row.trace_id {
+            let mut hex = [0u8; 32];
+            doc.add_text(fields.trace_id, hex_str(&trace_id.0, &mut hex));
+        }
+        if let Some(span_id) = row.span_id {
+            let mut hex = [0u8; 16];
+            doc.add_text(fields.span_id, hex_str(&span_id.0, &mut hex));
+        }
+        doc.add_i64(fields.timestamp, row.time_unix_nano);
+        add_object_if_present(&mut doc, fields.attributes, &row.attributes);
+        add_object_if_present(&mut doc, fields.resource, &row.origin.resource_attributes);
+        let same_origin = self
+            .origin
+            .as_ref()
+            .is_some_and(|origin| Arc::ptr_eq(origin, &row.origin) || **origin == *row.origin);
+        if !same_origin {
+            self.origin_bytes.clear();
+            encode_origin(&row.origin, &mut self.origin_bytes);
+            self.origin = Some(row.origin.clone());
+        }
+        self.source.clear();
+        encode_row(row, &self.origin_bytes, &mut self.source);
+        doc.add_bytes(fields.source, &self.source);
+        doc
+    }
+}
+
+/// Rebuilds the row from a stored document and its `timestamp` fast-field value.
 pub(crate) fn document_to_row(
     doc: &TantivyDocument,
     fields: &LogFields,
+    time_unix_nano: i64,
 ) -> Result<LogRow, StorageError> {
     let source = doc
         .get_first(fields.source)
         .and_then(|value| value.as_bytes())
         .ok_or_else(|| StorageError::Corrupt("log index document has no source".to_string()))?;
-    serde_json::from_slice(source)
-        .map_err(|err| StorageError::Corrupt(format!("log index source does not decode: {err}")))
+    decode_row(source, time_unix_nano)
+}
+
+/// Lowercase hex of `bytes` in `out` (twice as long), without allocating.
+fn hex_str<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// Empty strings would index an empty token that no query can usefully match.
-fn add_text_if_present(doc: &mut TantivyDocument, field: tantivy::schema::Field, text: &str) {
+fn add_text_if_present(doc: &mut TantivyDocument, field: Field, text: &str) {
     if !text.is_empty() {
         doc.add_text(field, text);
     }
 }
 
-fn add_json_if_present(
+fn add_object_if_present(
     doc: &mut TantivyDocument,
-    field: tantivy::schema::Field,
-    attributes: &Attributes,
+    field: Field,
+    attributes: &[(String, AttrValue)],
 ) {
     if !attributes.is_empty() {
-        let value = OwnedValue::from(attributes_to_plain_json(attributes));
-        doc.add_field_value(field, &value);
+        doc.add_field_value(field, JsonNode::Object(attributes));
     }
 }
 
-/// JSON has no NaN or infinity: serde_json writes them as `null`, which then fails to decode
-/// as a double and would make the row unreadable. Such doubles are kept as their text instead
-/// (the only lossy case); rows without them are not copied.
-fn json_safe(row: &LogRow) -> Cow<'_, LogRow> {
-    let all_finite = is_finite(&row.body)
-        && row.attributes.iter().all(|(_, value)| is_finite(value))
-        && row
-            .origin
-            .resource_attributes
-            .iter()
-            .all(|(_, value)| is_finite(value))
-        && row
-            .origin
-            .scope_attributes
-            .iter()
-            .all(|(_, value)| is_finite(value));
-    if all_finite {
-        return Cow::Borrowed(row);
-    }
-    let mut safe = row.clone();
-    replace_non_finite(&mut safe.body);
-    let origin = std::sync::Arc::make_mut(&mut safe.origin);
-    for (_, value) in safe
-        .attributes
-        .iter_mut()
-        .chain(origin.resource_attributes.iter_mut())
-        .chain(origin.scope_attributes.iter_mut())
-    {
-        replace_non_finite(value);
-    }
-    Cow::Owned(safe)
+/// Attributes seen as a JSON object by tantivy, straight from the row: no intermediate JSON
+/// tree is built per record.
+#[derive(Debug, Clone, Copy)]
+enum JsonNode<'a> {
+    Object(&'a [(String, AttrValue)]),
+    Value(&'a AttrValue),
 }
 
-fn is_finite(value: &AttrValue) -> bool {
-    match value {
-        AttrValue::Double(number) => number.is_finite(),
-        AttrValue::Array(items) => items.iter().all(is_finite),
-        AttrValue::Map(entries) => entries.iter().all(|(_, value)| is_finite(value)),
-        _ => true,
-    }
+type Entry = (String, AttrValue);
+
+fn entry_node(entry: &Entry) -> (&str, JsonNode<'_>) {
+    (entry.0.as_str(), JsonNode::Value(&entry.1))
 }
 
-fn replace_non_finite(value: &mut AttrValue) {
-    match value {
-        AttrValue::Double(number) if !number.is_finite() => {
-            *value = AttrValue::Str(number.to_string());
+impl<'a> Value<'a> for JsonNode<'a> {
+    type ArrayIter = std::iter::Map<std::slice::Iter<'a, AttrValue>, fn(&'a AttrValue) -> Self>;
+    type ObjectIter = std::iter::Map<std::slice::Iter<'a, Entry>, fn(&'a Entry) -> (&'a str, Self)>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        let value = match *self {
+            JsonNode::Object(entries) => {
+                return ReferenceValue::Object(entries.iter().map(entry_node as fn(_) -> _));
+            }
+            JsonNode::Value(value) => value,
+        };
+        match value {
+            AttrValue::Str(text) => ReferenceValue::Leaf(ReferenceValueLeaf::Str(text)),
+            AttrValue::Bool(flag) => ReferenceValue::Leaf(ReferenceValueLeaf::Bool(*flag)),
+            AttrValue::Int(number) => ReferenceValue::Leaf(ReferenceValueLeaf::I64(*number)),
+            AttrValue::Double(number) => ReferenceValue::Leaf(ReferenceValueLeaf::F64(*number)),
+            // Tantivy's JSON fields cannot index bytes (it panics); they stay readable in the
+            // stored row, just not searchable.
+            AttrValue::Bytes(_) | AttrValue::Empty => {
+                ReferenceValue::Leaf(ReferenceValueLeaf::Null)
+            }
+            AttrValue::Array(items) => {
+                ReferenceValue::Array(items.iter().map(JsonNode::Value as fn(_) -> _))
+            }
+            AttrValue::Map(entries) => {
+                ReferenceValue::Object(entries.iter().map(entry_node as fn(_) -> _))
+            }
         }
-        AttrValue::Array(items) => items.iter_mut().for_each(replace_non_finite),
-        AttrValue::Map(entries) => entries
-            .iter_mut()
-            .for_each(|(_, value)| replace_non_finite(value)),
-        _ => {}
     }
 }
 
@@ -129,51 +152,51 @@ fn replace_non_finite(value: &mut AttrValue) {
 mod tests {
     use super::*;
     use crate::logindex::schema::build_schema;
+    use crate::model::{SpanId, TraceId};
 
-    fn row_with(body: AttrValue, attributes: Attributes) -> LogRow {
+    fn row_with(body: AttrValue, origin: Origin) -> LogRow {
         LogRow {
             time_unix_nano: 1,
             observed_time_unix_nano: 2,
             severity_number: 9,
             severity_text: "INFO".into(),
             body,
-            attributes,
+            attributes: vec![("y".into(), AttrValue::Bytes(vec![0, 255]))],
             dropped_attributes_count: 0,
-            trace_id: None,
-            span_id: None,
+            trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c"),
+            span_id: SpanId::from_hex("b7ad6b7169203331"),
             flags: 0,
             event_name: String::new(),
-            origin: Default::default(),
+            origin: Arc::new(origin),
         }
     }
 
     #[test]
-    fn finite_rows_round_trip_exactly() {
+    fn rows_round_trip_through_documents_whatever_the_origin_order() {
         let (_, fields) = build_schema();
-        let row = row_with(
-            AttrValue::Map(vec![("k".into(), AttrValue::Double(1.5))]),
-            vec![("y".into(), AttrValue::Bytes(vec![0, 255]))],
-        );
-        let doc = row_to_document(&row, &fields).expect("document");
-        assert_eq!(document_to_row(&doc, &fields).expect("row"), row);
+        let first = Origin {
+            service_name: "a".into(),
+            ..Origin::default()
+        };
+        let second = Origin {
+            service_name: "b".into(),
+            ..Origin::default()
+        };
+        let mut builder = DocumentBuilder::default();
+        // The cached origin must follow the row's, back and forth.
+        for origin in [&first, &first, &second, &first] {
+            let row = row_with(AttrValue::Str("text".into()), origin.clone());
+            let doc = builder.build(&row, &fields);
+            assert_eq!(
+                document_to_row(&doc, &fields, row.time_unix_nano).expect("row"),
+                row
+            );
+        }
     }
 
     #[test]
-    fn non_finite_doubles_become_text_instead_of_breaking_the_row() {
-        let (_, fields) = build_schema();
-        let row = row_with(
-            AttrValue::Double(f64::NAN),
-            vec![(
-                "a".into(),
-                AttrValue::Array(vec![AttrValue::Double(f64::INFINITY), AttrValue::Int(1)]),
-            )],
-        );
-        let doc = row_to_document(&row, &fields).expect("document");
-        let back = document_to_row(&doc, &fields).expect("row");
-        assert_eq!(back.body, AttrValue::Str("NaN".into()));
-        assert_eq!(
-            back.attributes[0].1,
-            AttrValue::Array(vec![AttrValue::Str("inf".into()), AttrValue::Int(1)])
-        );
+    fn ids_are_indexed_as_lowercase_hex() {
+        let mut out = [0u8; 4];
+        assert_eq!(hex_str(&[0xab, 0x01], &mut out), "ab01");
     }
 }

@@ -7,7 +7,9 @@ use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, Schema, TextFieldIndexing,
     TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, TokenizerManager};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, TokenizerManager,
+};
 
 pub(crate) const BODY: &str = "body";
 pub(crate) const SERVICE: &str = "service";
@@ -22,6 +24,14 @@ pub(crate) const SOURCE: &str = "source";
 
 /// Whole value as one token, lowercased: exact matching that ignores case.
 pub(crate) const RAW_LOWERCASE: &str = "raw_lowercase";
+
+/// Attribute values: whole value as one lowercased token, values longer than
+/// [`MAX_ATTRIBUTE_TOKEN_BYTES`] not indexed (as Elasticsearch's `ignore_above`).
+pub(crate) const ATTRIBUTE_VALUE: &str = "attribute_value";
+
+/// Longer attribute values (stack traces, payloads) would each add a term no one types in
+/// full; they stay readable in the stored row and findable through the body.
+const MAX_ATTRIBUTE_TOKEN_BYTES: usize = 256;
 
 /// Handles of every field, resolved once when the schema is built.
 #[derive(Debug, Clone, Copy)]
@@ -57,28 +67,33 @@ pub(crate) fn build_schema() -> (Schema, LogFields) {
                 .set_fieldnorms(false),
         )
     };
+    // Attribute values are matched whole (`http.route:"/api/items/{id}"`, case ignored), as
+    // facets and filters use them: one token per value, no positions or frequencies to keep.
     // Dots in attribute keys (`http.method`) become path separators, so a query for
     // `attributes.http.method` matches both flat dotted keys and nested maps.
     let json = JsonObjectOptions::default()
         .set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer("default")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_tokenizer(ATTRIBUTE_VALUE)
+                .set_index_option(IndexRecordOption::Basic)
                 .set_fieldnorms(false),
         )
         .set_expand_dots_enabled();
     let number = NumericOptions::default().set_indexed().set_fast();
+    // Time is only ever a range or a sort key, which the fast field serves: indexing it too
+    // would add a term per record (every record has its own nanosecond).
+    let time = NumericOptions::default().set_fast();
 
     let fields = LogFields {
         body: builder.add_text_field(BODY, full_text),
         service: builder.add_text_field(SERVICE, exact("raw")),
         severity: builder.add_text_field(SEVERITY, exact(RAW_LOWERCASE)),
-        severity_number: builder.add_i64_field(SEVERITY_NUMBER, number.clone()),
+        severity_number: builder.add_i64_field(SEVERITY_NUMBER, number),
         // Stored ids are lowercase hex already; lowercasing query terms as well makes id
         // lookups case-insensitive whatever the query shape (sets, groups, phrases).
         trace_id: builder.add_text_field(TRACE_ID, exact(RAW_LOWERCASE)),
         span_id: builder.add_text_field(SPAN_ID, exact(RAW_LOWERCASE)),
-        timestamp: builder.add_i64_field(TIMESTAMP, number),
+        timestamp: builder.add_i64_field(TIMESTAMP, time),
         attributes: builder.add_json_field(ATTRIBUTES, json.clone()),
         resource: builder.add_json_field(RESOURCE, json),
         source: builder.add_bytes_field(SOURCE, STORED),
@@ -93,6 +108,13 @@ pub(crate) fn register_tokenizers(tokenizers: &TokenizerManager) {
     tokenizers.register(
         RAW_LOWERCASE,
         TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+    tokenizers.register(
+        ATTRIBUTE_VALUE,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_ATTRIBUTE_TOKEN_BYTES))
             .filter(LowerCaser)
             .build(),
     );

@@ -91,11 +91,15 @@ impl LogSearcher {
             .map_err(search_error)?;
         let rows = top
             .into_iter()
-            .map(|(_, address)| {
+            .map(|(time, address)| {
                 let doc: TantivyDocument = searcher
                     .doc(address)
                     .map_err(|err| index_error("read stored log", err))?;
-                document_to_row(&doc, &self.fields)
+                // Every document has a timestamp, so the sort value is always there.
+                let time = time.ok_or_else(|| {
+                    StorageError::Corrupt("log index document has no timestamp".to_string())
+                })?;
+                document_to_row(&doc, &self.fields, time)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LogHits {
@@ -127,13 +131,20 @@ impl LogSearcher {
             let store = segment
                 .get_store_reader(SCAN_STORE_CACHE_BLOCKS)
                 .map_err(|err| index_error("open doc store", err))?;
+            let times = segment
+                .fast_fields()
+                .i64(TIMESTAMP)
+                .map_err(|err| index_error("open timestamp column", err))?;
             let mut doc_id = matches.doc();
             while doc_id != TERMINATED {
                 if !segment.is_deleted(doc_id) {
                     let doc: TantivyDocument = store
                         .get(doc_id)
                         .map_err(|err| index_error("read stored log", err))?;
-                    rows.push(document_to_row(&doc, &self.fields)?);
+                    let time = times.first(doc_id).ok_or_else(|| {
+                        StorageError::Corrupt("log index document has no timestamp".to_string())
+                    })?;
+                    rows.push(document_to_row(&doc, &self.fields, time)?);
                     if rows.len() >= max_rows {
                         return Ok(rows);
                     }

@@ -203,6 +203,49 @@ fn attribute_and_resource_fields() {
 }
 
 #[test]
+fn attribute_values_match_whole_and_ignore_case() {
+    let mut first = row(1, "svc", "INFO", "first");
+    first.attributes = vec![
+        (
+            "log.file.path".into(),
+            AttrValue::Str("/var/log/App.log".into()),
+        ),
+        ("thread.name".into(), AttrValue::Str("worker-3".into())),
+        ("payload".into(), AttrValue::Bytes(vec![1, 2, 3])),
+        (
+            "stack".into(),
+            AttrValue::Str(format!("at {}", "frame ".repeat(100))),
+        ),
+    ];
+    let mut second = row(2, "svc", "INFO", "second");
+    second.attributes = vec![
+        (
+            "log.file.path".into(),
+            AttrValue::Str("/var/log/app.log.1".into()),
+        ),
+        ("thread.name".into(), AttrValue::Str("worker-30".into())),
+    ];
+    let (_dir, _writer, searcher) = index_with(&[first, second]);
+    // Quoted or not, a value is one token: no phrase (and no positions) needed.
+    assert_eq!(
+        bodies(&searcher, "log.file.path:\"/var/log/app.log\""),
+        ["first"]
+    );
+    assert_eq!(bodies(&searcher, "thread.name:worker-3"), ["first"]);
+    assert_eq!(bodies(&searcher, "thread.name:WORKER-30"), ["second"]);
+    // Words inside a value are not terms of their own.
+    assert_eq!(search(&searcher, "thread.name:worker").total, 0);
+    assert_eq!(
+        search(&searcher, "thread.name:(worker-3 OR worker-30)").total,
+        2
+    );
+    // Values past the token limit and bytes are stored, not indexed.
+    assert_eq!(search(&searcher, "stack:frame").total, 0);
+    let all = search(&searcher, "");
+    assert_eq!(all.rows[1].attributes[2].1, AttrValue::Bytes(vec![1, 2, 3]));
+}
+
+#[test]
 fn trace_and_span_id_lookup_ignores_case() {
     let (_dir, _writer, searcher) = index_with(&sample());
     for query in [
@@ -394,4 +437,16 @@ fn unicode_and_quotes_inside_phrases() {
         bodies(&searcher, "\"key a:b appears\""),
         ["key a:b appears in the body"]
     );
+}
+
+#[test]
+fn an_index_of_another_layout_is_refused_with_a_clear_error() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut builder = tantivy::schema::Schema::builder();
+    builder.add_text_field("body", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), builder.build()).expect("old index");
+    let Err(err) = open_log_index(dir.path(), MEMORY) else {
+        panic!("an index of another layout opened");
+    };
+    assert!(err.to_string().contains("earlier version"), "{err}");
 }
