@@ -31,8 +31,8 @@ periscope bench: load generator and benchmark suite
 USAGE:
     periscope bench run [SCENARIO…] [--scale smoke|standard|full] [--spans N] [--http-spans N]
                         [--logs N] [--metric-points N] [--lookups N] [--probes N]
-                        [--page-requests N] [--steady-seconds N] [--corpus DIR] [--out DIR]
-                        [--seed N]
+                        [--page-requests N] [--steady-seconds N] [--steady-rate SPANS_PER_S]
+                        [--corpus DIR] [--out DIR] [--seed N]
     periscope bench gen --otlp-grpc ADDR | --otlp-http ADDR [--signal traces|logs|metrics]
                         [--total N] [--per-request N] [--connections N] [--rate REQ_PER_S]
                         [--gzip] [--json] [--corpus DIR] [--seed N]
@@ -45,7 +45,7 @@ its own). Data a scenario queries is ingested even when its ingest scenario is n
 (then not reported). It checks sent == stored and writes <out>/results.json and
 <out>/results.md (default target/bench); a failed check fails the run after writing them.
 Scales: smoke = seconds (what CI runs); standard = 1M spans, 1M logs, 1M metric points,
-200k HTTP spans per encoding, 60 s steady; full = 10M spans (S5 at 1M and 10M), 20M logs,
+200k HTTP spans per encoding, 60 s steady at 10k spans/s + 2k lines/s; full = 10M spans (S5 at 1M and 10M), 20M logs,
 10M points, 2M HTTP spans per encoding, 600 s steady. Size flags override the scale.
 
 `gen` sends load to any server; --rate is requests per second over all connections (without
