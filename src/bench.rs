@@ -30,7 +30,7 @@ periscope bench: load generator and benchmark suite
 
 USAGE:
     periscope bench run [SCENARIO…] [--scale smoke|standard|full] [--spans N] [--http-spans N]
-                        [--logs N] [--metric-points N] [--lookups N] [--probes N]
+                        [--logs N] [--metric-points N] [--lookups N] [--s5-also-at N] [--probes N]
                         [--page-requests N] [--steady-seconds N] [--steady-rate SPANS_PER_S]
                         [--corpus DIR] [--out DIR] [--seed N]
     periscope bench gen --otlp-grpc ADDR | --otlp-http ADDR [--signal traces|logs|metrics]

@@ -90,6 +90,9 @@ pub(crate) struct RunOptions {
     pub(crate) metric_points: u64,
     /// Lookups by trace id (S5), per checkpoint and per kind (found, missing).
     pub(crate) lookups: usize,
+    /// S5 is also measured after this many S1 spans, when more are sent (1M: the brief's
+    /// "at 1M and 10M spans").
+    pub(crate) s5_also_at: u64,
     /// Freshness probes during S1 (S9).
     pub(crate) probes: usize,
     /// Requests per UI page.
@@ -201,6 +204,7 @@ pub(crate) fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<RunOpt
         logs: 0,
         metric_points: 0,
         lookups: 0,
+        s5_also_at: 1_000_000,
         probes: 0,
         page_requests: 0,
         steady_seconds: 0,
@@ -216,7 +220,8 @@ pub(crate) fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<RunOpt
         match flag.as_str() {
             "--scale" => options.scale(&text(&mut args, &flag)?)?,
             "--spans" | "--http-spans" | "--logs" | "--metric-points" | "--lookups"
-            | "--probes" | "--page-requests" | "--steady-seconds" | "--steady-rate" | "--seed" => {
+            | "--probes" | "--page-requests" | "--steady-seconds" | "--steady-rate"
+            | "--s5-also-at" | "--seed" => {
                 let value = number(&mut args, &flag)?;
                 overrides.push((flag, value));
             }
@@ -237,6 +242,7 @@ pub(crate) fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<RunOpt
             "--page-requests" => options.page_requests = value as usize,
             "--steady-seconds" => options.steady_seconds = value,
             "--steady-rate" => options.steady_rate = value,
+            "--s5-also-at" => options.s5_also_at = value,
             _ => options.seed = value,
         }
     }

@@ -44,15 +44,18 @@ def test_bench_run_smoke_runs_every_scenario(tmp_path):
 
 
 def test_bench_run_selects_scenarios_and_loads_what_they_need(tmp_path):
-    completed = bench("run", "S5", "s7", "--spans", "500", "--logs", "500", "--lookups", "5",
-                      "--out", str(tmp_path))
+    completed = bench("run", "S5", "s7", "S9", "--spans", "500", "--s5-also-at", "200", "--logs", "500",
+                      "--lookups", "5", "--probes", "5", "--out", str(tmp_path))
     assert completed.returncode == 0, completed.stderr[-4000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["scenarios"] == ["S5", "S7"]
+    assert results["scenarios"] == ["S9", "S5", "S7"]
     # S1 and S3 were not asked for: their data went in, their figures are not reported.
     assert results["s1"] is None and results["s3"] is None and results["s10"] is None
     assert "S1 not reported" in completed.stderr and "S3 not reported" in completed.stderr
-    assert results["s5"][0]["spans_stored"] == 500 and results["s5"][0]["found"]["count"] == 5
+    # S5 after the first 200 spans (S1 and the S9 probes paused), then after all 500.
+    assert [s5["spans_stored"] for s5 in results["s5"]] == [200, 500]
+    assert all(s5["found"]["count"] == 5 for s5 in results["s5"])
+    assert results["s9"]["count"] == 5
     assert results["s7"]["lines_stored"] == 500
 
 
