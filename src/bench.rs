@@ -3,10 +3,14 @@
 //! (/proc), so the generator sharing the machine does not distort per-CPU-second rates.
 
 pub(crate) mod client;
+mod context;
 mod ingest;
+mod options;
 mod report;
+mod results;
 pub(crate) mod rng;
 mod run;
+mod scenario;
 mod server;
 mod stats;
 pub mod workload;
@@ -17,8 +21,6 @@ use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, bail};
 
-use run::RunOptions;
-
 use client::{BenchClient, Signal, Transport};
 use ingest::{LoadPlan, run_load};
 
@@ -27,17 +29,27 @@ pub const USAGE: &str = "\
 periscope bench: load generator and benchmark suite
 
 USAGE:
-    periscope bench run [--scale smoke|standard|full] [--spans N] [--logs N] [--lookups N]
-                        [--probes N] [--corpus DIR] [--out DIR] [--seed N]
-    periscope bench gen --otlp-grpc ADDR | --otlp-http ADDR [--signal traces|logs]
+    periscope bench run [SCENARIO…] [--scale smoke|standard|full] [--spans N] [--http-spans N]
+                        [--logs N] [--metric-points N] [--lookups N] [--s5-also-at N] [--probes N]
+                        [--page-requests N] [--steady-seconds N] [--steady-rate SPANS_PER_S]
+                        [--corpus DIR] [--out DIR] [--seed N]
+    periscope bench gen --otlp-grpc ADDR | --otlp-http ADDR [--signal traces|logs|metrics]
                         [--total N] [--per-request N] [--connections N] [--rate REQ_PER_S]
-                        [--gzip] [--corpus DIR] [--seed N]
+                        [--gzip] [--json] [--corpus DIR] [--seed N]
 
-`run` starts a fresh server on a temp data dir, ingests spans (S1) and logs (S3), probes
-freshness (S9), looks traces up by id (S5), searches traces (S6) and logs (S7), checks
-sent == stored, and writes <out>/results.json and <out>/results.md (default target/bench).
-Scales: smoke = 2k spans, 2k logs (seconds; what CI runs); standard = 1M spans, 1M logs;
-full = 10M spans, 20M logs.
+`run` starts a fresh server on a temp data dir and runs the scenarios of
+shared/PERFORMANCE.md given by id (none = all): S1 spans over gRPC, S9 freshness during S1,
+S5 trace by id, S6 trace search, S2 spans over OTLP/HTTP (protobuf + gzip, JSON), S3 logs,
+S7 log needle, S8 log aggregate, S4 metrics, UI page times, S10 steady state (on a server of
+its own). Data a scenario queries is ingested even when its ingest scenario is not selected
+(then not reported). It checks sent == stored and writes <out>/results.json and
+<out>/results.md (default target/bench); a failed check fails the run after writing them.
+Scales: smoke = seconds (what CI runs); standard = 1M spans, 1M logs, 1M metric points,
+200k HTTP spans per encoding, 60 s steady at 10k spans/s + 2k lines/s; full = 10M spans (S5 at 1M and 10M), 20M logs,
+10M points, 2M HTTP spans per encoding, 600 s steady. Size flags override the scale.
+
+`gen` sends load to any server; --rate is requests per second over all connections (without
+it, flat out); --json sends OTLP/JSON over --otlp-http.
 ";
 
 fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<u64> {
@@ -60,10 +72,15 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
         .build()?;
     match args.next().as_deref() {
         Some("run") => {
-            let options = run_options(args)?;
-            let results = runtime.block_on(run::run(&options))?;
+            let arguments: Vec<String> = args.collect();
+            let options = options::parse(arguments.clone().into_iter())?;
+            let (mut results, failures) = runtime.block_on(run::run(&options))?;
+            results.arguments = arguments;
             report::write(&options.out_dir, &results)?;
             print!("{}", report::markdown(&results));
+            if !failures.is_empty() {
+                bail!("{}", failures.join("; "));
+            }
             Ok(())
         }
         Some("gen") => runtime.block_on(generate(args)),
@@ -73,46 +90,6 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
         }
         Some(other) => bail!("unknown bench command {other:?}; see `periscope bench --help`"),
     }
-}
-
-fn run_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<RunOptions> {
-    let mut options = RunOptions {
-        spans: 2_000,
-        logs: 2_000,
-        lookups: 50,
-        probes: 20,
-        out_dir: PathBuf::from("target/bench"),
-        corpus: None,
-        seed: 42,
-    };
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--scale" => match text(&mut args, &flag)?.as_str() {
-                "smoke" => {}
-                "standard" => {
-                    (options.spans, options.logs, options.lookups, options.probes) =
-                        (1_000_000, 1_000_000, 1000, 200);
-                }
-                "full" => {
-                    (options.spans, options.logs, options.lookups, options.probes) =
-                        (10_000_000, 20_000_000, 1000, 1000);
-                }
-                other => bail!("--scale takes smoke, standard or full, got {other:?}"),
-            },
-            "--spans" => options.spans = number(&mut args, &flag)?,
-            "--logs" => options.logs = number(&mut args, &flag)?,
-            "--lookups" => options.lookups = number(&mut args, &flag)? as usize,
-            "--probes" => options.probes = number(&mut args, &flag)? as usize,
-            "--corpus" => options.corpus = Some(PathBuf::from(text(&mut args, &flag)?)),
-            "--out" => options.out_dir = PathBuf::from(text(&mut args, &flag)?),
-            "--seed" => options.seed = number(&mut args, &flag)?,
-            other => bail!("unknown option {other:?} for bench run"),
-        }
-    }
-    if options.lookups == 0 {
-        bail!("--lookups must be at least 1");
-    }
-    Ok(options)
 }
 
 async fn generate(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
@@ -126,8 +103,10 @@ async fn generate(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> 
         transport: Transport::Grpc(([127, 0, 0, 1], 4317).into()),
         seed: 42,
         corpus: None,
+        client_prefix: "bench".to_string(),
     };
     let mut gzip = false;
+    let mut json = false;
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--otlp-grpc" => transport = Some(Transport::Grpc(text(&mut args, &flag)?.parse()?)),
@@ -136,7 +115,8 @@ async fn generate(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> 
                 signal = match text(&mut args, &flag)?.as_str() {
                     "traces" => Signal::Traces,
                     "logs" => Signal::Logs,
-                    other => bail!("--signal takes traces or logs, got {other:?}"),
+                    "metrics" => Signal::Metrics,
+                    other => bail!("--signal takes traces, logs or metrics, got {other:?}"),
                 }
             }
             "--total" => plan.total = number(&mut args, &flag)?,
@@ -144,12 +124,18 @@ async fn generate(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> 
             "--connections" => plan.connections = number(&mut args, &flag)?.max(1) as usize,
             "--rate" => plan.rate = Some(number(&mut args, &flag)? as f64),
             "--gzip" => gzip = true,
+            "--json" => json = true,
             "--corpus" => plan.corpus = Some(PathBuf::from(text(&mut args, &flag)?)),
             "--seed" => plan.seed = number(&mut args, &flag)?,
             other => bail!("unknown option {other:?} for bench gen"),
         }
     }
-    plan.transport = transport.context("bench gen needs --otlp-grpc ADDR or --otlp-http ADDR")?;
+    plan.transport = match (transport, json) {
+        (Some(Transport::Http(address)), true) => Transport::HttpJson(address),
+        (Some(Transport::Grpc(_)), true) => bail!("--json needs --otlp-http"),
+        (Some(transport), _) => transport,
+        (None, _) => bail!("bench gen needs --otlp-grpc ADDR or --otlp-http ADDR"),
+    };
     let client = BenchClient::new(gzip);
     let outcome = run_load(&client, signal, &plan, Arc::new(AtomicU64::new(0))).await?;
     let latency = stats::Latency::of(&outcome.latencies);

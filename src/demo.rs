@@ -141,6 +141,7 @@ fn describe(transport: Transport) -> String {
     match transport {
         Transport::Grpc(address) => format!("{address} (OTLP/gRPC)"),
         Transport::Http(address) => format!("{address} (OTLP/HTTP)"),
+        Transport::HttpJson(address) => format!("{address} (OTLP/HTTP JSON)"),
     }
 }
 

@@ -31,6 +31,15 @@ pub(crate) enum Transport {
     Grpc(SocketAddr),
     /// OTLP/HTTP protobuf to this address.
     Http(SocketAddr),
+    /// OTLP/HTTP JSON (hex ids, as the OTLP specification asks) to this address.
+    HttpJson(SocketAddr),
+}
+
+impl Transport {
+    /// Whether bodies are OTLP/JSON rather than protobuf.
+    pub(crate) fn is_json(self) -> bool {
+        matches!(self, Transport::HttpJson(_))
+    }
 }
 
 /// The outcome of one export.
@@ -83,7 +92,8 @@ impl BenchClient {
         let started = Instant::now();
         let outcome = match transport {
             Transport::Grpc(address) => self.export_grpc(address, signal, body).await?,
-            Transport::Http(address) => self.export_http(address, signal, body).await?,
+            Transport::Http(address) => self.export_http(address, signal, body, false).await?,
+            Transport::HttpJson(address) => self.export_http(address, signal, body, true).await?,
         };
         Ok((outcome, started.elapsed()))
     }
@@ -122,7 +132,13 @@ impl BenchClient {
                     .and_then(|t| t.get("grpc-status").cloned())
             })
             .context("grpc response without grpc-status")?;
+        // The response message follows a 5-byte frame header; it is empty unless records
+        // were rejected (partial success).
+        let message = collected.to_bytes();
         match status.to_str()? {
+            "0" if message.len() > 5 => {
+                bail!("export partly rejected ({} response bytes)", message.len())
+            }
             "0" => Ok(Export::Ok),
             "14" | "8" => Ok(Export::Retry),
             other => bail!("export refused with grpc status {other}"),
@@ -134,14 +150,20 @@ impl BenchClient {
         address: SocketAddr,
         signal: Signal,
         body: Vec<u8>,
+        json: bool,
     ) -> anyhow::Result<Export> {
         let path = match signal {
             Signal::Traces => "/v1/traces",
             Signal::Logs => "/v1/logs",
             Signal::Metrics => "/v1/metrics",
         };
-        let mut request = Request::post(format!("http://{address}{path}"))
-            .header("content-type", "application/x-protobuf");
+        let content_type = if json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut request =
+            Request::post(format!("http://{address}{path}")).header("content-type", content_type);
         if self.gzip {
             request = request.header("content-encoding", "gzip");
         }
@@ -150,11 +172,20 @@ impl BenchClient {
             .request(request.body(Full::new(Bytes::from(body)))?)
             .await?;
         let status = response.status().as_u16();
-        let _ = response.into_body().collect().await?;
+        let answer = response.into_body().collect().await?.to_bytes();
         match status {
+            // A partial success is an OK that lost records: the bench must not count them.
+            // Full success is an empty protobuf body or `{}`.
+            200 if !answer.is_empty() && answer.as_ref() != b"{}" => bail!(
+                "export partly rejected: {}",
+                String::from_utf8_lossy(&answer)
+            ),
             200 => Ok(Export::Ok),
             429 | 502..=504 => Ok(Export::Retry),
-            other => bail!("export refused with http status {other}"),
+            other => bail!(
+                "export refused with http status {other}: {}",
+                String::from_utf8_lossy(&answer)
+            ),
         }
     }
 

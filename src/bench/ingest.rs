@@ -4,10 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prost::Message as _;
-
 use super::client::{BenchClient, Export, Signal, Transport};
-use super::workload::{LogWorkload, TraceWorkload};
+use super::workload::{LogWorkload, MetricWorkload, TraceWorkload};
+
+/// Metric series over all connections of a metrics load (shared/PERFORMANCE.md S4).
+const METRIC_SERIES: usize = 1000;
 
 /// How to send.
 #[derive(Debug, Clone)]
@@ -26,6 +27,20 @@ pub(crate) struct LoadPlan {
     pub(crate) seed: u64,
     /// Log corpus directory (logs only).
     pub(crate) corpus: Option<std::path::PathBuf>,
+    /// Clients are named `{prefix}-{connection}` (`bench.client`), so each load's records
+    /// can be counted apart and `bench.seq` stays unique per client.
+    pub(crate) client_prefix: String,
+}
+
+impl LoadPlan {
+    /// The URL-encoded log query that finds every record of this load. Attribute values
+    /// match whole (docs/api.md), so each client is named: `bench.client:(logs-0 OR …)`.
+    pub(crate) fn log_query(&self) -> String {
+        let clients: Vec<String> = (0..self.connections)
+            .map(|connection| format!("{}-{connection}", self.client_prefix))
+            .collect();
+        format!("bench.client:({})", clients.join("%20OR%20"))
+    }
 }
 
 /// What a load run did.
@@ -41,20 +56,34 @@ pub(crate) struct LoadOutcome {
     pub(crate) wall: Duration,
     /// Ack latency of every request.
     pub(crate) latencies: Vec<Duration>,
-    /// Trace ids sampled from what was sent (traces only).
+    /// Trace ids sampled from what was sent (spans, and log records that carry one).
     pub(crate) trace_ids: Vec<[u8; 16]>,
 }
 
 enum Generator {
     Traces(TraceWorkload),
     Logs(LogWorkload),
+    Metrics(MetricWorkload),
+}
+
+/// Protobuf, or OTLP/JSON (the opentelemetry-proto serde form: hex ids, camelCase names).
+fn encode<M: prost::Message + serde::Serialize>(
+    message: &M,
+    json: bool,
+) -> anyhow::Result<Vec<u8>> {
+    if json {
+        Ok(serde_json::to_vec(message)?)
+    } else {
+        Ok(message.encode_to_vec())
+    }
 }
 
 impl Generator {
-    fn next(&mut self, count: usize) -> Vec<u8> {
+    fn next(&mut self, count: usize, json: bool) -> anyhow::Result<Vec<u8>> {
         match self {
-            Generator::Traces(workload) => workload.next_request(count).encode_to_vec(),
-            Generator::Logs(workload) => workload.next_request(count).encode_to_vec(),
+            Generator::Traces(workload) => encode(&workload.next_request(count), json),
+            Generator::Logs(workload) => encode(&workload.next_request(count), json),
+            Generator::Metrics(workload) => encode(&workload.next_request(count), json),
         }
     }
 }
@@ -79,15 +108,17 @@ pub(crate) async fn run_load(
             plan.total
                 .saturating_sub(per_connection * connection as u64),
         );
-        let name = format!("bench-{connection}");
+        let name = format!("{}-{connection}", plan.client_prefix);
         let seed = plan.seed.wrapping_add(connection as u64 * 7919);
         let mut generator = match signal {
             Signal::Traces => Generator::Traces(TraceWorkload::new(&name, seed)),
             Signal::Logs => Generator::Logs(LogWorkload::new(&name, seed, plan.corpus.as_deref())?),
             Signal::Metrics => {
-                anyhow::bail!("the load generator sends traces or logs, not metrics")
+                let series = (METRIC_SERIES / plan.connections).max(1);
+                Generator::Metrics(MetricWorkload::new(&name, seed, series, quota))
             }
         };
+        let json = plan.transport.is_json();
         tasks.push(tokio::spawn(async move {
             let interval = plan
                 .rate
@@ -102,7 +133,7 @@ pub(crate) async fn run_load(
                     next_send += interval;
                 }
                 let count = plan.per_request.min((quota - sent) as usize);
-                let body = generator.next(count);
+                let body = generator.next(count, json)?;
                 loop {
                     let (result, latency) = client.export(plan.transport, signal, &body).await?;
                     match result {
@@ -125,7 +156,11 @@ pub(crate) async fn run_load(
             shared.latencies.extend(latencies);
             match generator {
                 Generator::Traces(workload) => shared.trace_ids.extend(workload.sampled_trace_ids),
-                Generator::Logs(workload) => shared.body_bytes += workload.body_bytes,
+                Generator::Logs(workload) => {
+                    shared.body_bytes += workload.body_bytes;
+                    shared.trace_ids.extend(workload.sampled_trace_ids);
+                }
+                Generator::Metrics(_) => {}
             }
             Ok::<_, anyhow::Error>(())
         }));

@@ -1,9 +1,11 @@
-//! results.json and a markdown table.
+//! results.json and a markdown table with the floors of shared/PERFORMANCE.md beside each
+//! figure. Rows appear for the scenarios that ran.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::run::Results;
+use super::results::{Ingest, Results};
+use super::stats::Latency;
 
 /// Writes `results.json` and `results.md` into `out_dir`.
 pub(crate) fn write(out_dir: &Path, results: &Results) -> anyhow::Result<()> {
@@ -16,111 +18,188 @@ pub(crate) fn write(out_dir: &Path, results: &Results) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The results as a markdown table with the floors of shared/PERFORMANCE.md beside them.
-pub(crate) fn markdown(results: &Results) -> String {
-    let mut out = String::new();
-    let machine = &results.machine;
-    let _ = writeln!(
-        out,
-        "Machine: {} ({} cores, {} GiB), {} build.\n",
-        machine["cpu"].as_str().unwrap_or("?"),
-        machine["cores"],
-        machine["memory_gib"],
-        machine["build"].as_str().unwrap_or("?")
-    );
-    let _ = writeln!(out, "| metric | measured | floor |\n|---|---|---|");
-    let rows: [(String, String, &str); 13] = [
-        (
-            "S1 spans ingested per server CPU-second".into(),
+/// Table rows: metric, measured, floor.
+struct Rows(Vec<(String, String, String)>);
+
+impl Rows {
+    fn add(&mut self, metric: impl Into<String>, measured: String, floor: &str) {
+        self.0.push((metric.into(), measured, floor.to_string()));
+    }
+
+    fn ingest(&mut self, id: &str, what: &str, ingest: &Ingest, floor: &str) {
+        self.add(
+            format!("{id} {what} per server CPU-second"),
             format!(
-                "{:.0} ({} spans)",
-                results.spans_per_cpu_second, results.spans_sent
+                "{:.0} ({} sent, {} stored)",
+                ingest.per_cpu_second, ingest.sent, ingest.stored
             ),
-            "≥ 100 000",
-        ),
-        (
-            "S1 spans per wall-clock second".into(),
-            format!("{:.0}", results.spans_per_wall_second),
-            "—",
-        ),
-        (
-            "S1 ack latency p50 / p99".into(),
+            floor,
+        );
+        self.add(
+            format!("{id} {what} per wall-clock second; ack p50 / p99"),
             format!(
-                "{:.1} / {:.1} ms",
-                results.span_ack_latency.p50_ms, results.span_ack_latency.p99_ms
+                "{:.0}; {}",
+                ingest.per_wall_second,
+                p50_p99(&ingest.ack_latency)
             ),
             "—",
-        ),
-        (
-            "S3 log MB indexed per server CPU-second".into(),
+        );
+    }
+}
+
+fn p50_p99(latency: &Latency) -> String {
+    format!("{:.1} / {:.1} ms", latency.p50_ms, latency.p99_ms)
+}
+
+fn p50_p95(latency: &Latency) -> String {
+    format!("{:.1} / {:.1} ms", latency.p50_ms, latency.p95_ms)
+}
+
+fn rows(results: &Results) -> Rows {
+    let mut rows = Rows(Vec::new());
+    if let Some(s1) = &results.s1 {
+        rows.ingest("S1", "spans (gRPC)", s1, "≥ 100 000");
+    }
+    if let Some(s2) = &results.s2 {
+        rows.ingest("S2", "spans (HTTP protobuf + gzip)", &s2.protobuf_gzip, "—");
+        rows.ingest("S2", "spans (HTTP JSON)", &s2.json, "—");
+    }
+    if let Some(s3) = &results.s3 {
+        rows.add(
+            "S3 log MB indexed per server CPU-second",
             format!(
-                "{:.2} ({} records)",
-                results.log_mb_per_cpu_second, results.logs_sent
+                "{:.2} ({} records sent, {} stored)",
+                s3.mb_per_cpu_second, s3.records.sent, s3.records.stored
             ),
             "≥ 12",
-        ),
-        (
-            "S3 log records per server CPU-second".into(),
-            format!("{:.0}", results.logs_per_cpu_second),
+        );
+        rows.add(
+            "S3 log records per server CPU-second",
+            format!("{:.0}", s3.records.per_cpu_second),
             "—",
-        ),
-        (
-            "bytes on disk per span (Parquet)".into(),
-            format!("{:.1}", results.bytes_per_span),
-            "≤ 50",
-        ),
-        (
-            "log index bytes / raw log bytes".into(),
-            format!("{:.3}", results.log_index_bytes_per_raw_byte),
-            "≤ 0.35",
-        ),
-        (
-            "S9 ack → visible p50 / p99".into(),
-            format!(
-                "{:.1} / {:.1} ms",
-                results.ack_to_visible.p50_ms, results.ack_to_visible.p99_ms
-            ),
-            "p99 ≤ 2000 ms",
-        ),
-        (
-            format!(
-                "S5 trace by id p50 / p99 ({} spans stored)",
-                results.spans_stored
-            ),
-            format!(
-                "{:.1} / {:.1} ms",
-                results.trace_by_id_found.p50_ms, results.trace_by_id_found.p99_ms
-            ),
+        );
+    }
+    if let Some(s4) = &results.s4 {
+        rows.ingest("S4", "metric points", s4, "—");
+    }
+    if let Some(s9) = &results.s9 {
+        rows.add("S9 ack → visible p50 / p99", p50_p99(s9), "p99 ≤ 2000 ms");
+    }
+    for s5 in &results.s5 {
+        rows.add(
+            format!("S5 trace by id p50 / p99 ({} spans)", s5.spans_stored),
+            p50_p99(&s5.found),
             "p99 ≤ 50 ms at 10M",
-        ),
-        (
-            "S5 missing trace id p50 / p99".into(),
-            format!(
-                "{:.1} / {:.1} ms",
-                results.trace_by_id_missing.p50_ms, results.trace_by_id_missing.p99_ms
-            ),
+        );
+        rows.add(
+            format!("S5 missing trace id p50 / p99 ({} spans)", s5.spans_stored),
+            p50_p99(&s5.missing),
             "—",
-        ),
-        (
-            "S6 trace search p50".into(),
-            format!("{:.1} ms", results.trace_search.p50_ms),
-            "≤ 300 ms",
-        ),
-        (
-            format!("S7 log needle p50 ({} lines)", results.logs_stored),
-            format!("{:.1} ms", results.log_needle.p50_ms),
-            "≤ 50 ms at 10M",
-        ),
-        (
-            "idle / peak server RSS".into(),
+        );
+    }
+    if let Some(s6) = &results.s6 {
+        rows.add("S6 trace search p50 / p99", p50_p99(s6), "p50 ≤ 300 ms");
+    }
+    if let Some(s7) = &results.s7 {
+        rows.add(
+            format!(
+                "S7 log needle, rare token ({} hits) p50 / p99 ({} lines)",
+                s7.rare_token_hits, s7.lines_stored
+            ),
+            p50_p99(&s7.rare_token),
+            "p50 ≤ 50 ms at 10M",
+        );
+        rows.add(
+            format!(
+                "S7 log needle, trace id p50 / p99 ({} lines)",
+                s7.lines_stored
+            ),
+            p50_p99(&s7.trace_id),
+            "p50 ≤ 50 ms at 10M",
+        );
+    }
+    if let Some(s8) = &results.s8 {
+        rows.add(
+            format!(
+                "S8 log aggregate: {:?} ({} hits) + 60-bucket histogram, logs page p50 / p99 ({} lines)",
+                s8.term, s8.hits, s8.lines_stored
+            ),
+            p50_p99(&s8.latency),
+            "p50 ≤ 1000 ms at 10M",
+        );
+    }
+    for page in &results.pages {
+        rows.add(
+            format!("UI {} (`{}`) p50 / p95", page.page, page.path),
+            p50_p95(&page.latency),
+            "p95 ≤ 200 ms",
+        );
+    }
+    if let Some(disk) = &results.disk {
+        if let Some(bytes) = disk.bytes_per_span {
+            rows.add(
+                "bytes on disk per span (Parquet)",
+                format!("{bytes:.1}"),
+                "≤ 50",
+            );
+        }
+        if let Some(ratio) = disk.log_index_bytes_per_raw_byte {
+            rows.add(
+                "log index bytes / raw log bytes",
+                format!("{ratio:.3}"),
+                "≤ 0.35",
+            );
+        }
+        if let Some(bytes) = disk.bytes_per_metric_point {
+            rows.add("bytes on disk per metric point", format!("{bytes:.1}"), "—");
+        }
+        rows.add(
+            "idle / peak server RSS",
             format!(
                 "{:.1} / {:.1} MiB",
                 results.idle_rss_mib, results.peak_rss_mib
             ),
             "idle ≤ 60 MiB",
-        ),
-    ];
-    for (metric, measured, floor) in rows {
+        );
+    }
+    if let Some(s10) = &results.s10 {
+        rows.add(
+            format!(
+                "S10 steady state ({:.0} spans/s + {:.0} lines/s, {:.0} s): server CPU",
+                s10.spans_per_second, s10.logs_per_second, s10.seconds
+            ),
+            format!("{:.1} % of a core", s10.cpu_percent_of_core),
+            "≤ 10 %",
+        );
+        rows.add(
+            "S10 RSS median / max",
+            format!("{:.1} / {:.1} MiB", s10.rss_median_mib, s10.rss_max_mib),
+            "≤ 150 MiB",
+        );
+        rows.add(
+            "S10 disk growth",
+            format!("{:.2} MiB per minute", s10.disk_growth_mib_per_minute),
+            "—",
+        );
+    }
+    rows
+}
+
+/// The results as a markdown table.
+pub(crate) fn markdown(results: &Results) -> String {
+    let mut out = String::new();
+    let machine = &results.machine;
+    let _ = writeln!(
+        out,
+        "Machine: {} ({} cores, {} GiB), {} build. Scenarios: {}.\n",
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["cores"],
+        machine["memory_gib"],
+        machine["build"].as_str().unwrap_or("?"),
+        results.scenarios.join(" ")
+    );
+    let _ = writeln!(out, "| metric | measured | floor |\n|---|---|---|");
+    for (metric, measured, floor) in rows(results).0 {
         let _ = writeln!(out, "| {metric} | {measured} | {floor} |");
     }
     out

@@ -16,6 +16,8 @@ pub(crate) struct BenchServer {
     child: Child,
     /// OTLP/gRPC address.
     pub(crate) grpc: SocketAddr,
+    /// OTLP/HTTP address.
+    pub(crate) otlp_http: SocketAddr,
     /// API address.
     pub(crate) http: SocketAddr,
 }
@@ -74,6 +76,7 @@ impl BenchServer {
         };
         Ok(BenchServer {
             grpc: address("otlp_grpc")?,
+            otlp_http: address("otlp_http")?,
             http: address("http")?,
             child,
         })
@@ -124,8 +127,14 @@ impl BenchServer {
         DiskUsage {
             spans: walk(&data_dir.join("spans")),
             logs: walk(&data_dir.join("logs")),
+            metrics: walk(&data_dir.join("metrics")),
             wal: walk(&data_dir.join("wal")),
         }
+    }
+
+    /// Bytes under a data directory, everything included (a running server's too).
+    pub(crate) fn total_bytes(data_dir: &Path) -> u64 {
+        walk(data_dir)
     }
 }
 
@@ -136,6 +145,8 @@ pub(crate) struct DiskUsage {
     pub(crate) spans: u64,
     /// The log index.
     pub(crate) logs: u64,
+    /// Metric Parquet files.
+    pub(crate) metrics: u64,
     /// WAL segments.
     pub(crate) wal: u64,
 }
