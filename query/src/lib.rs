@@ -211,24 +211,7 @@ impl Engine {
         let searcher = self.store.log_searcher();
         let query = query.to_string();
         let count_all = move || -> Result<Vec<u64>, QueryError> {
-            let bucket_ns = (window.len_ns() / buckets.max(1) as i64).max(1);
-            let mut counts = Vec::with_capacity(buckets);
-            for index in 0..buckets {
-                let start_ns = window.start_ns + bucket_ns * index as i64;
-                let end_ns = if index + 1 == buckets {
-                    window.end_ns
-                } else {
-                    start_ns + bucket_ns - 1
-                };
-                let hits = searcher.search(&LogQuery {
-                    query: query.clone(),
-                    start_ns: Some(start_ns),
-                    end_ns: Some(end_ns),
-                    limit: 0,
-                })?;
-                counts.push(hits.total);
-            }
-            Ok(counts)
+            Ok(searcher.histogram(&query, window.start_ns, window.end_ns, buckets)?)
         };
         let task = tokio::task::spawn_blocking(count_all);
         self.with_timeout(async {
