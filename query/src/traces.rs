@@ -333,7 +333,7 @@ fn newest_first(snapshot: &TableSnapshot, start: Option<i64>, end: Option<i64>) 
             max_time,
         });
     }
-    sources.sort_by(|a, b| b.max_time.cmp(&a.max_time));
+    sources.sort_by_key(|source| std::cmp::Reverse(source.max_time));
     sources
 }
 
