@@ -46,6 +46,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .context("cannot open storage")?;
     let collector = Collector::new(store.clone(), config.ingest.clone())?;
     let engine = Engine::new(store.clone(), config.query.clone())?;
+    // Index the stored files for trace lookups and the service lists in the background: the
+    // server answers meanwhile, and the first lookups do not pay for it.
+    let warming = engine.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.warm_up().await {
+            Ok(()) => info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "query indexes warmed"
+            ),
+            Err(err) => tracing::warn!(error = %err, "warming query indexes failed"),
+        }
+    });
 
     let metrics_store = store.clone();
     let metrics_collector = collector.clone();

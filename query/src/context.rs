@@ -1,7 +1,8 @@
 //! A DataFusion session per query over one consistent snapshot of storage: `spans` and
 //! `metrics` are the union of published Parquet files and the recent in-memory rows; `logs`
 //! reads from the log index on demand. A fresh session per query gives each query its own
-//! memory pool, so one heavy query cannot starve the others.
+//! memory pool, so one heavy query cannot starve the others. Queries with a time window see
+//! only the files whose time range meets it (from the catalog, before any file is opened).
 
 use std::sync::Arc;
 
@@ -17,11 +18,12 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use periscope_storage::batch::schema_for;
-use periscope_storage::{Signal, Store};
+use periscope_storage::{Signal, SnapshotFile, Store, TableSnapshot};
 
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::logs_table::LogsTable;
+use crate::services::TimeWindow;
 
 /// Caches shared by every per-query session. Parquet files are immutable, so their footers
 /// (schema, statistics, page index, bloom filter offsets) are read once, not per query.
@@ -39,11 +41,53 @@ impl SharedCaches {
     }
 }
 
-/// Builds a session with the three tables registered.
+/// Builds a session with the three tables registered over everything stored.
 pub(crate) async fn session(
     store: &Store,
     config: &QueryConfig,
     caches: &SharedCaches,
+) -> Result<SessionContext, QueryError> {
+    let spans = store.snapshot(Signal::Spans);
+    let metrics = store.snapshot(Signal::Metrics);
+    session_over(store, config, caches, spans, metrics).await
+}
+
+/// As [`session`], but `spans` and `metrics` leave out files entirely outside `window`.
+/// Queries must still filter on the window themselves: kept files may hold other times.
+pub(crate) async fn session_in_window(
+    store: &Store,
+    config: &QueryConfig,
+    caches: &SharedCaches,
+    window: TimeWindow,
+) -> Result<SessionContext, QueryError> {
+    let mut spans = store.snapshot(Signal::Spans);
+    spans.files.retain(|file| file_meets(file, window));
+    let mut metrics = store.snapshot(Signal::Metrics);
+    metrics.files.retain(|file| file_meets(file, window));
+    session_over(store, config, caches, spans, metrics).await
+}
+
+fn file_meets(file: &SnapshotFile, window: TimeWindow) -> bool {
+    file.max_time_unix_nano >= window.start_ns && file.min_time_unix_nano <= window.end_ns
+}
+
+/// A session whose `spans` table is exactly `spans` (files and recent rows chosen by the
+/// caller) and whose `metrics` table is empty.
+pub(crate) async fn spans_session(
+    store: &Store,
+    config: &QueryConfig,
+    caches: &SharedCaches,
+    spans: TableSnapshot,
+) -> Result<SessionContext, QueryError> {
+    session_over(store, config, caches, spans, TableSnapshot::default()).await
+}
+
+async fn session_over(
+    store: &Store,
+    config: &QueryConfig,
+    caches: &SharedCaches,
+    spans: TableSnapshot,
+    metrics: TableSnapshot,
 ) -> Result<SessionContext, QueryError> {
     let mut session_config = SessionConfig::new()
         .with_target_partitions(2)
@@ -72,26 +116,25 @@ pub(crate) async fn session(
         )
         .build_arc()?;
     let context = SessionContext::new_with_config_rt(session_config, runtime);
-    for signal in [Signal::Spans, Signal::Metrics] {
-        register_file_table(&context, store, signal).await?;
-    }
+    register_file_table(&context, Signal::Spans, spans)?;
+    register_file_table(&context, Signal::Metrics, metrics)?;
     let logs = LogsTable::new(store.log_searcher(), config.sql_logs_max_rows);
     context.register_table("logs", Arc::new(logs))?;
     Ok(context)
 }
 
-async fn register_file_table(
+fn register_file_table(
     context: &SessionContext,
-    store: &Store,
     signal: Signal,
+    snapshot: TableSnapshot,
 ) -> Result<(), QueryError> {
     let schema = schema_for(signal);
-    let snapshot = store.snapshot(signal);
     let recent = MemTable::try_new(schema.clone(), vec![snapshot.recent])?;
     let mut frame = context.read_table(Arc::new(recent))?;
     if !snapshot.files.is_empty() {
         let mut urls = Vec::with_capacity(snapshot.files.len());
-        for path in &snapshot.files {
+        for file in &snapshot.files {
+            let path = &file.path;
             let text = path.to_str().ok_or_else(|| {
                 QueryError::Internal(format!("non-UTF-8 data path {}", path.display()))
             })?;

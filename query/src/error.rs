@@ -52,3 +52,10 @@ impl From<StorageError> for QueryError {
         }
     }
 }
+
+impl From<datafusion::arrow::error::ArrowError> for QueryError {
+    /// Arrow errors come from reading our own result columns: a broken invariant.
+    fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+        QueryError::Internal(err.to_string())
+    }
+}

@@ -13,6 +13,8 @@ mod logs_table;
 mod metrics;
 mod services;
 mod sql;
+mod summaries;
+mod trace_index;
 mod traces;
 
 pub use config::QueryConfig;
@@ -21,7 +23,7 @@ pub use filters::{AttrFilter, FilterOp, MAX_REGEX_BYTES};
 pub use metrics::{Aggregation, MAX_SERIES, MAX_STEPS, MetricInfo, MetricQuery, MetricSeries};
 pub use services::{DependencyEdge, RequestStats, TimeWindow};
 pub use sql::SqlResult;
-pub use traces::{SPAN_KIND_NAMES, Trace, TraceSearch};
+pub use traces::{SPAN_KIND_NAMES, Trace, TraceSearch, assemble};
 
 /// Storage types the API layer renders, re-exported so ui depends on query alone.
 pub use periscope_storage::{
@@ -37,6 +39,8 @@ pub struct Engine {
     store: Store,
     config: QueryConfig,
     caches: context::SharedCaches,
+    summaries: summaries::FileSummaries,
+    trace_index: trace_index::TraceIndex,
 }
 
 impl Engine {
@@ -48,6 +52,8 @@ impl Engine {
             store,
             config,
             caches,
+            summaries: summaries::FileSummaries::default(),
+            trace_index: trace_index::TraceIndex::default(),
         })
     }
 
@@ -62,34 +68,36 @@ impl Engine {
         trace_id: TraceId,
         short_id: bool,
     ) -> Result<Option<Trace>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
-        self.with_timeout(traces::trace_by_id(&context, trace_id, short_id))
+        self.with_timeout(traces::trace_by_id(self, trace_id, short_id))
             .await
+    }
+
+    /// Reads what lookups need from files not seen yet (the trace id index, the service
+    /// and operation names), so the first requests after a start do not pay for it.
+    pub async fn warm_up(&self) -> Result<(), QueryError> {
+        let snapshot = self.store.snapshot(periscope_storage::Signal::Spans);
+        trace_index::warm(self, &snapshot.files).await?;
+        summaries::names(self).await.map(|_| ())
     }
 
     /// Traces matching `search`, newest first.
     pub async fn search_traces(&self, search: &TraceSearch) -> Result<Vec<Trace>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
-        self.with_timeout(traces::search(&context, search)).await
+        self.with_timeout(traces::search(self, search)).await
     }
 
     /// Every service that sent spans.
     pub async fn services(&self) -> Result<Vec<String>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
-        let sql = "SELECT DISTINCT service_name FROM spans";
-        self.with_timeout(traces::distinct_strings(&context, sql))
-            .await
+        let names = self.with_timeout(summaries::names(self)).await?;
+        Ok(names.into_keys().collect())
     }
 
     /// Span names of one service.
     pub async fn operations(&self, service: &str) -> Result<Vec<String>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
-        let sql = format!(
-            "SELECT DISTINCT name FROM spans WHERE service_name = {}",
-            sql::literal(service)
-        );
-        self.with_timeout(traces::distinct_strings(&context, &sql))
-            .await
+        let mut names = self.with_timeout(summaries::names(self)).await?;
+        Ok(names
+            .remove(service)
+            .map(|operations| operations.into_iter().collect())
+            .unwrap_or_default())
     }
 
     /// Log search, newest first. Runs on a blocking thread (the index is synchronous).
@@ -120,7 +128,7 @@ impl Engine {
         buckets: usize,
         service: Option<&str>,
     ) -> Result<Vec<RequestStats>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        let context = self.session_in_window(window).await?;
         self.with_timeout(services::service_stats(&context, window, buckets, service))
             .await
     }
@@ -131,7 +139,7 @@ impl Engine {
         service: &str,
         window: TimeWindow,
     ) -> Result<Vec<RequestStats>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        let context = self.session_in_window(window).await?;
         self.with_timeout(services::operation_stats(&context, service, window))
             .await
     }
@@ -141,14 +149,14 @@ impl Engine {
         &self,
         window: TimeWindow,
     ) -> Result<Vec<DependencyEdge>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        let context = self.session_in_window(window).await?;
         self.with_timeout(services::dependencies(&context, window))
             .await
     }
 
     /// The metrics that have points in `window`, by name.
     pub async fn metric_names(&self, window: TimeWindow) -> Result<Vec<MetricInfo>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        let context = self.session_in_window(window).await?;
         self.with_timeout(metrics::metric_names(&context, window))
             .await
     }
@@ -158,7 +166,7 @@ impl Engine {
         &self,
         query: &MetricQuery,
     ) -> Result<Vec<MetricSeries>, QueryError> {
-        let context = context::session(&self.store, &self.config, &self.caches).await?;
+        let context = self.session_in_window(query.window).await?;
         self.with_timeout(metrics::metric_series(&context, query))
             .await
     }
@@ -203,24 +211,7 @@ impl Engine {
         let searcher = self.store.log_searcher();
         let query = query.to_string();
         let count_all = move || -> Result<Vec<u64>, QueryError> {
-            let bucket_ns = (window.len_ns() / buckets.max(1) as i64).max(1);
-            let mut counts = Vec::with_capacity(buckets);
-            for index in 0..buckets {
-                let start_ns = window.start_ns + bucket_ns * index as i64;
-                let end_ns = if index + 1 == buckets {
-                    window.end_ns
-                } else {
-                    start_ns + bucket_ns - 1
-                };
-                let hits = searcher.search(&LogQuery {
-                    query: query.clone(),
-                    start_ns: Some(start_ns),
-                    end_ns: Some(end_ns),
-                    limit: 0,
-                })?;
-                counts.push(hits.total);
-            }
-            Ok(counts)
+            Ok(searcher.histogram(&query, window.start_ns, window.end_ns, buckets)?)
         };
         let task = tokio::task::spawn_blocking(count_all);
         self.with_timeout(async {
@@ -235,6 +226,14 @@ impl Engine {
         sql::check_read_only(sql, &self.config)?;
         let context = context::session(&self.store, &self.config, &self.caches).await?;
         sql::run_sql(&context, sql, &self.config).await
+    }
+
+    /// A session that skips files entirely outside `window`.
+    async fn session_in_window(
+        &self,
+        window: TimeWindow,
+    ) -> Result<datafusion::prelude::SessionContext, QueryError> {
+        context::session_in_window(&self.store, &self.config, &self.caches, window).await
     }
 
     async fn with_timeout<T>(

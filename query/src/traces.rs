@@ -2,14 +2,18 @@
 
 use std::collections::{HashMap, HashSet};
 
+use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::compute::{max, min};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use periscope_storage::batch::spans_from_batch;
-use periscope_storage::{SpanId, SpanRow, TraceId};
+use periscope_storage::{Signal, SnapshotFile, SpanId, SpanRow, TableSnapshot, TraceId};
 
+use crate::Engine;
 use crate::error::QueryError;
 use crate::filters::{AttrFilter, combined};
 use crate::sql::literal;
+use crate::{context, trace_index};
 
 /// All spans of one trace, in start order, each `(trace_id, span_id)` once.
 #[derive(Debug, Clone)]
@@ -60,8 +64,9 @@ pub(crate) async fn collect_spans(
     Ok(spans)
 }
 
-/// Groups spans by trace, removing duplicate deliveries of the same span.
-pub(crate) fn assemble(spans: Vec<SpanRow>) -> HashMap<TraceId, Trace> {
+/// Groups spans by trace, removing duplicate deliveries of the same span; each trace's spans
+/// in start order.
+pub fn assemble(spans: Vec<SpanRow>) -> HashMap<TraceId, Trace> {
     let mut seen: HashSet<(TraceId, SpanId)> = HashSet::new();
     let mut traces: HashMap<TraceId, Trace> = HashMap::new();
     for span in spans {
@@ -85,22 +90,29 @@ pub(crate) fn assemble(spans: Vec<SpanRow>) -> HashMap<TraceId, Trace> {
     traces
 }
 
-/// Looks a trace up by id; 16-hex ids are matched as the low 64 bits too.
+/// Looks a trace up by id; 16-hex ids are matched as the low 64 bits too. Reads only the
+/// recent rows and the files whose trace index holds the id's low half.
 pub(crate) async fn trace_by_id(
-    context: &SessionContext,
+    engine: &Engine,
     trace_id: TraceId,
     short_id: bool,
 ) -> Result<Option<Trace>, QueryError> {
     let hex = trace_id.to_hex();
+    let mut snapshot = engine.store.snapshot(Signal::Spans);
+    let low = trace_index::low_half(&hex)
+        .ok_or_else(|| QueryError::Internal(format!("trace id {hex} is not 32 hex digits")))?;
+    snapshot.files = trace_index::files_holding(engine, &snapshot.files, &[low]).await?;
+    let context =
+        context::spans_session(&engine.store, &engine.config, &engine.caches, snapshot).await?;
     let sql = format!("SELECT * FROM spans WHERE trace_id = {}", literal(&hex));
-    let mut spans = collect_spans(context, &sql).await?;
+    let mut spans = collect_spans(&context, &sql).await?;
     if spans.is_empty() && short_id {
         let low = &hex[16..];
         let sql = format!(
             "SELECT * FROM spans WHERE substr(trace_id, 17) = {}",
             literal(low)
         );
-        spans = collect_spans(context, &sql).await?;
+        spans = collect_spans(&context, &sql).await?;
     }
     let mut traces = assemble(spans);
     // A 64-bit id can match several traces in theory; the newest one wins.
@@ -151,11 +163,8 @@ fn tag_condition(key: &str, value: &str) -> String {
     }
 }
 
-/// Finds matching traces, newest first, and assembles them whole.
-pub(crate) async fn search(
-    context: &SessionContext,
-    search: &TraceSearch,
-) -> Result<Vec<Trace>, QueryError> {
+/// The SQL conditions a matching span meets.
+fn search_conditions(search: &TraceSearch) -> Result<String, QueryError> {
     let mut conditions = vec!["true".to_string()];
     if let Some(service) = &search.service {
         conditions.push(format!("service_name = {}", literal(service)));
@@ -163,12 +172,8 @@ pub(crate) async fn search(
     if let Some(operation) = &search.operation {
         conditions.push(format!("name = {}", literal(operation)));
     }
-    for (key, value) in &search.tags {
-        conditions.push(tag_condition(key, value));
-    }
-    if let Some(condition) = combined(&search.filters, search.any_filter)? {
-        conditions.push(condition);
-    }
+    // Cheap columns first: DataFusion evaluates the conjuncts it pushes into the Parquet
+    // scan in this order, and later ones then read only the rows that passed.
     if search.errors_only {
         conditions.push("status_code = 2".to_string());
     }
@@ -184,56 +189,172 @@ pub(crate) async fn search(
     if let Some(end) = search.end_ns {
         conditions.push(format!("start_time_unix_nano <= {end}"));
     }
-    let candidates_sql = format!(
-        "SELECT trace_id, max(start_time_unix_nano) AS latest FROM spans WHERE {} \
-         GROUP BY trace_id ORDER BY latest DESC LIMIT {}",
-        conditions.join(" AND "),
-        search.limit.max(1)
-    );
-    let frame = context.sql(&candidates_sql).await?;
-    let batches: Vec<_> = frame.execute_stream().await?.try_collect().await?;
-    let mut ordered_ids = Vec::new();
-    for batch in &batches {
-        let column = batch.column(0);
-        for row in 0..batch.num_rows() {
-            if let serde_json::Value::String(hex) = crate::json::cell(column, row) {
-                ordered_ids.push(hex);
+    for (key, value) in &search.tags {
+        conditions.push(tag_condition(key, value));
+    }
+    if let Some(condition) = combined(&search.filters, search.any_filter)? {
+        conditions.push(condition);
+    }
+    Ok(conditions.join(" AND "))
+}
+
+/// Finds matching traces, newest first, and assembles them whole.
+///
+/// Reads the newest data first (recent rows, then files by their latest span) in rounds of
+/// doubling size, and stops once `limit` traces have a matching span newer than anything in
+/// the sources not read yet: a search for the newest 20 traces reads the newest file or two,
+/// not every span stored.
+pub(crate) async fn search(
+    engine: &Engine,
+    search: &TraceSearch,
+) -> Result<Vec<Trace>, QueryError> {
+    let conditions = search_conditions(search)?;
+    let limit = search.limit.max(1);
+    let snapshot = engine.store.snapshot(Signal::Spans);
+    let mut sources = newest_first(&snapshot, search.start_ns, search.end_ns).into_iter();
+    let mut latest_by_trace: HashMap<String, i64> = HashMap::new();
+    let mut round_size = 1;
+    loop {
+        let round: Vec<Source> = sources.by_ref().take(round_size).collect();
+        if round.is_empty() {
+            break;
+        }
+        round_size *= 2;
+        let mut round_snapshot = TableSnapshot::default();
+        for source in round {
+            match source.part {
+                SourcePart::Recent => round_snapshot.recent = snapshot.recent.clone(),
+                SourcePart::File(file) => round_snapshot.files.push(file),
             }
         }
+        let context = context::spans_session(
+            &engine.store,
+            &engine.config,
+            &engine.caches,
+            round_snapshot,
+        )
+        .await?;
+        for (trace_id, latest) in candidates(&context, &conditions, limit).await? {
+            let entry = latest_by_trace.entry(trace_id).or_insert(latest);
+            *entry = (*entry).max(latest);
+        }
+        let Some(next_latest) = sources.as_slice().first().map(|source| source.max_time) else {
+            break;
+        };
+        if kth_latest(&latest_by_trace, limit).is_some_and(|kth| kth > next_latest) {
+            break;
+        }
     }
-    if ordered_ids.is_empty() {
+    let mut ordered: Vec<(String, i64)> = latest_by_trace.into_iter().collect();
+    ordered.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ordered.truncate(limit);
+    if ordered.is_empty() {
         return Ok(Vec::new());
     }
-    let id_list: Vec<String> = ordered_ids.iter().map(|id| literal(id)).collect();
+    let id_list: Vec<String> = ordered.iter().map(|(id, _)| literal(id)).collect();
     let spans_sql = format!(
         "SELECT * FROM spans WHERE trace_id IN ({})",
         id_list.join(", ")
     );
-    let mut traces = assemble(collect_spans(context, &spans_sql).await?);
-    Ok(ordered_ids
+    let low_halves: Vec<u64> = ordered
         .iter()
-        .filter_map(|hex| TraceId::from_hex(hex).and_then(|id| traces.remove(&id)))
+        .filter_map(|(hex, _)| trace_index::low_half(hex))
+        .collect();
+    let mut holding = snapshot;
+    holding.files = trace_index::files_holding(engine, &holding.files, &low_halves).await?;
+    let context =
+        context::spans_session(&engine.store, &engine.config, &engine.caches, holding).await?;
+    let mut traces = assemble(collect_spans(&context, &spans_sql).await?);
+    Ok(ordered
+        .iter()
+        .filter_map(|(hex, _)| TraceId::from_hex(hex).and_then(|id| traces.remove(&id)))
         .collect())
 }
 
-/// Distinct values of one text column, sorted.
-pub(crate) async fn distinct_strings(
+/// The `limit` newest matching traces of one session, with their latest matching span start.
+async fn candidates(
     context: &SessionContext,
-    sql: &str,
-) -> Result<Vec<String>, QueryError> {
-    let frame = context.sql(sql).await?;
-    let batches: Vec<_> = frame.execute_stream().await?.try_collect().await?;
-    let mut values = Vec::new();
-    for batch in &batches {
-        for row in 0..batch.num_rows() {
-            if let serde_json::Value::String(text) = crate::json::cell(batch.column(0), row) {
-                values.push(text);
-            }
+    conditions: &str,
+    limit: usize,
+) -> Result<Vec<(String, i64)>, QueryError> {
+    let sql = format!(
+        "SELECT trace_id, max(start_time_unix_nano) AS latest FROM spans WHERE {conditions} \
+         GROUP BY trace_id ORDER BY latest DESC LIMIT {limit}"
+    );
+    let mut found = Vec::new();
+    for row in crate::services::rows(context, &sql).await? {
+        if let (serde_json::Value::String(hex), Some(latest)) = (&row[0], row[1].as_i64()) {
+            found.push((hex.clone(), latest));
         }
     }
-    values.sort();
-    values.dedup();
-    Ok(values)
+    Ok(found)
+}
+
+/// The `k`-th largest latest start among the candidates, if there are `k`.
+fn kth_latest(latest_by_trace: &HashMap<String, i64>, k: usize) -> Option<i64> {
+    if latest_by_trace.len() < k {
+        return None;
+    }
+    let mut latest: Vec<i64> = latest_by_trace.values().copied().collect();
+    latest.sort_unstable_by(|a, b| b.cmp(a));
+    latest.get(k - 1).copied()
+}
+
+enum SourcePart {
+    Recent,
+    File(SnapshotFile),
+}
+
+/// One part of the spans table and the latest span start it can hold.
+struct Source {
+    part: SourcePart,
+    max_time: i64,
+}
+
+/// The parts of `snapshot` that can hold spans starting in `[start, end]`, latest first.
+fn newest_first(snapshot: &TableSnapshot, start: Option<i64>, end: Option<i64>) -> Vec<Source> {
+    let start = start.unwrap_or(i64::MIN);
+    let end = end.unwrap_or(i64::MAX);
+    let mut sources: Vec<Source> = snapshot
+        .files
+        .iter()
+        .filter(|file| file.max_time_unix_nano >= start && file.min_time_unix_nano <= end)
+        .map(|file| Source {
+            max_time: file.max_time_unix_nano,
+            part: SourcePart::File(file.clone()),
+        })
+        .collect();
+    if let Some((min_time, max_time)) = recent_time_range(&snapshot.recent)
+        && max_time >= start
+        && min_time <= end
+    {
+        sources.push(Source {
+            part: SourcePart::Recent,
+            max_time,
+        });
+    }
+    sources.sort_by_key(|source| std::cmp::Reverse(source.max_time));
+    sources
+}
+
+/// Earliest and latest span start among the recent rows, if any.
+fn recent_time_range(batches: &[RecordBatch]) -> Option<(i64, i64)> {
+    let mut range: Option<(i64, i64)> = None;
+    for batch in batches {
+        let Some(times) = batch
+            .column_by_name("start_time_unix_nano")
+            .and_then(|column| column.as_any().downcast_ref::<Int64Array>())
+        else {
+            continue;
+        };
+        if let (Some(min), Some(max)) = (min(times), max(times)) {
+            range = Some(match range {
+                Some((low, high)) => (low.min(min), high.max(max)),
+                None => (min, max),
+            });
+        }
+    }
+    range
 }
 
 #[cfg(test)]

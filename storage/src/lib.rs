@@ -23,7 +23,7 @@ pub use logindex::{LogHits, LogQuery, LogSearcher};
 pub use model::{
     LogRow, MetricRow, MetricType, Origin, Signal, SpanEvent, SpanId, SpanLink, SpanRow, TraceId,
 };
-pub use store::{IngestBatch, PreparedAppend, StorageStats, Store, TableSnapshot};
+pub use store::{IngestBatch, PreparedAppend, SnapshotFile, StorageStats, Store, TableSnapshot};
 pub use value::{AttrValue, Attributes};
 
 /// The write-ahead log lives in its own crate (the agent's disk buffer uses it too).

@@ -14,7 +14,7 @@ mod tables;
 mod writer;
 
 pub use stats::StorageStats;
-pub use tables::TableSnapshot;
+pub use tables::{SnapshotFile, TableSnapshot};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -292,7 +292,18 @@ impl Store {
     pub fn snapshot(&self, signal: Signal) -> TableSnapshot {
         let tables = self.inner.lock_tables();
         TableSnapshot {
-            files: tables.catalog.file_paths(&self.inner.data_dir, signal),
+            files: tables
+                .catalog
+                .files
+                .iter()
+                .filter(|entry| entry.signal == signal)
+                .map(|entry| SnapshotFile {
+                    path: self.inner.data_dir.join(&entry.path),
+                    num_rows: entry.num_rows,
+                    min_time_unix_nano: entry.min_time_unix_nano,
+                    max_time_unix_nano: entry.max_time_unix_nano,
+                })
+                .collect(),
             recent: tables
                 .recent(signal)
                 .iter()

@@ -155,6 +155,52 @@ impl LogSearcher {
         Ok(rows)
     }
 
+    /// Matching records per time bucket: `buckets` equal buckets over `[start_ns, end_ns]`,
+    /// oldest first, the last one running to `end_ns`. One pass over the matches reading
+    /// their timestamps, instead of one count per bucket.
+    pub fn histogram(
+        &self,
+        query: &str,
+        start_ns: i64,
+        end_ns: i64,
+        buckets: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        let mut counts = vec![0u64; buckets];
+        if buckets == 0 || end_ns < start_ns {
+            return Ok(counts);
+        }
+        let bucket_ns = ((end_ns - start_ns).max(1) / buckets as i64).max(1);
+        let tantivy_query = build_query(
+            &self.parser,
+            &self.fields,
+            query,
+            Some(start_ns),
+            Some(end_ns),
+        )?;
+        let searcher = self.reader.searcher();
+        let weight = tantivy_query
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(search_error)?;
+        for segment in searcher.segment_readers() {
+            let timestamps = segment
+                .fast_fields()
+                .i64(TIMESTAMP)
+                .map_err(|err| index_error("open timestamp column", err))?;
+            let mut matches = weight.scorer(segment, 1.0).map_err(search_error)?;
+            let mut doc_id = matches.doc();
+            while doc_id != TERMINATED {
+                if !segment.is_deleted(doc_id)
+                    && let Some(time) = timestamps.first(doc_id)
+                {
+                    let index = ((time - start_ns) / bucket_ns).clamp(0, buckets as i64 - 1);
+                    counts[index as usize] += 1;
+                }
+                doc_id = matches.advance();
+            }
+        }
+        Ok(counts)
+    }
+
     /// Records in the last committed state.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()

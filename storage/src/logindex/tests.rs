@@ -450,3 +450,60 @@ fn an_index_of_another_layout_is_refused_with_a_clear_error() {
     };
     assert!(err.to_string().contains("earlier version"), "{err}");
 }
+
+#[test]
+fn histogram_counts_matches_per_bucket_like_one_count_per_bucket() {
+    let rows: Vec<LogRow> = (0..100)
+        .map(|index| {
+            let body = if index % 2 == 0 {
+                "even tick"
+            } else {
+                "odd tick"
+            };
+            row(1_000 + index * 10, "svc", "INFO", body)
+        })
+        .collect();
+    let (_dir, _writer, searcher) = index_with(&rows);
+    let (start, end, buckets) = (1_000, 1_990, 7);
+    let bucket_ns = (end - start) / buckets as i64;
+    for query in ["", "even", "tick", "nothing"] {
+        let expected: Vec<u64> = (0..buckets)
+            .map(|index| {
+                let first = start + bucket_ns * index as i64;
+                let last = if index + 1 == buckets {
+                    end
+                } else {
+                    first + bucket_ns - 1
+                };
+                searcher
+                    .search(&LogQuery {
+                        query: query.into(),
+                        start_ns: Some(first),
+                        end_ns: Some(last),
+                        limit: 0,
+                    })
+                    .expect("count")
+                    .total
+            })
+            .collect();
+        let counts = searcher
+            .histogram(query, start, end, buckets)
+            .expect("histogram");
+        assert_eq!(counts, expected, "{query:?}");
+    }
+    assert_eq!(
+        searcher
+            .histogram("tick", 1_000, 1_990, 7)
+            .unwrap()
+            .iter()
+            .sum::<u64>(),
+        100
+    );
+    assert!(
+        searcher
+            .histogram("tick", 5, 1, 3)
+            .unwrap()
+            .iter()
+            .all(|count| *count == 0)
+    );
+}

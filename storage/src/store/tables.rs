@@ -19,11 +19,25 @@ pub(crate) struct Chunk {
     pub(crate) received_at: Instant,
 }
 
+/// One published Parquet file as a query sees it: where it is and which times it covers,
+/// so queries can skip files outside their time range and read the newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Rows in the file.
+    pub num_rows: u64,
+    /// Earliest record time (span start, metric point time), ns.
+    pub min_time_unix_nano: i64,
+    /// Latest record time, ns.
+    pub max_time_unix_nano: i64,
+}
+
 /// What a query reads for one table at one instant.
 #[derive(Debug, Clone, Default)]
 pub struct TableSnapshot {
-    /// Published Parquet files, absolute paths.
-    pub files: Vec<PathBuf>,
+    /// Published Parquet files, oldest first.
+    pub files: Vec<SnapshotFile>,
     /// Acknowledged rows not yet in any file.
     pub recent: Vec<RecordBatch>,
 }
