@@ -19,10 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use client::{BenchClient, Signal, Transport};
 use ingest::{LoadPlan, run_load};
+use options::{number, text};
 
 /// Usage of `periscope bench`.
 pub const USAGE: &str = "\
@@ -51,18 +52,6 @@ Scales: smoke = seconds (what CI runs); standard = 1M spans, 1M logs, 1M metric 
 `gen` sends load to any server; --rate is requests per second over all connections (without
 it, flat out); --json sends OTLP/JSON over --otlp-http.
 ";
-
-fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<u64> {
-    let text = args
-        .next()
-        .with_context(|| format!("{flag} needs a value"))?;
-    text.parse()
-        .with_context(|| format!("{flag} takes a number, got {text:?}"))
-}
-
-fn text(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<String> {
-    args.next().with_context(|| format!("{flag} needs a value"))
-}
 
 /// Parses and runs `periscope bench …` (arguments after `bench`).
 pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {

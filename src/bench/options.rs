@@ -182,7 +182,8 @@ impl RunOptions {
     }
 }
 
-fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<u64> {
+/// The numeric value after `flag`.
+pub(crate) fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<u64> {
     let text = args
         .next()
         .with_context(|| format!("{flag} needs a value"))?;
@@ -190,7 +191,8 @@ fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result
         .with_context(|| format!("{flag} takes a number, got {text:?}"))
 }
 
-fn text(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<String> {
+/// The value after `flag`.
+pub(crate) fn text(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<String> {
     args.next().with_context(|| format!("{flag} needs a value"))
 }
 

@@ -205,6 +205,7 @@ pub struct SpanRow {
     pub dropped_links_count: u32,
     /// Resource and scope, shared by every record of one OTLP group (cloning it per
     /// record cost a dozen allocations each).
+    #[serde(with = "shared_origin")]
     pub origin: Arc<Origin>,
 }
 
@@ -242,6 +243,7 @@ pub struct LogRow {
     pub event_name: String,
     /// Resource and scope, shared by every record of one OTLP group (cloning it per
     /// record cost a dozen allocations each).
+    #[serde(with = "shared_origin")]
     pub origin: Arc<Origin>,
 }
 
@@ -334,5 +336,29 @@ pub struct MetricRow {
     pub attributes: Attributes,
     /// Resource and scope, shared by every record of one OTLP group (cloning it per
     /// record cost a dozen allocations each).
+    #[serde(with = "shared_origin")]
     pub origin: Arc<Origin>,
+}
+
+/// Serde for `Arc<Origin>` fields, as a plain `Origin` (serde's own `rc` feature would change
+/// the feature set of serde for every crate in the build, and so rebuild all of them).
+mod shared_origin {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Origin;
+
+    pub(super) fn serialize<S: Serializer>(
+        origin: &Arc<Origin>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        origin.as_ref().serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<Origin>, D::Error> {
+        Origin::deserialize(deserializer).map(Arc::new)
+    }
 }
