@@ -13,6 +13,7 @@ import pytest
 
 os.environ.setdefault("SE_AVOID_STATS", "true")  # selenium's usage statistics: off
 
+from conftest import poll  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
@@ -53,17 +54,8 @@ class Browser:
         return elapsed
 
     def wait(self, predicate, timeout=15.0, what="condition"):
-        deadline = time.monotonic() + timeout
-        last_error = None
-        while time.monotonic() < deadline:
-            try:
-                value = predicate()
-                if value:
-                    return value
-            except Exception as err:  # noqa: BLE001 - DOM may be mid-swap
-                last_error = err
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+        # The DOM may be mid-swap: poll keeps going through the errors that causes.
+        return poll(predicate, timeout=timeout, what=what)
 
     def click(self, element):
         """Scrolls the element to the middle (clear of the sticky header), then clicks."""
