@@ -85,19 +85,47 @@ def count_lines(server, prefix):
 
 def missing_buckets(server, prefix, expected, bucket=1000):
     """Which thousands of seqs are short in Periscope, for a readable failure message."""
-    result = server.sql(
-        f"SELECT body FROM logs WHERE body LIKE '{prefix}%' LIMIT 5000")
-    del result  # the count query below is what matters; this just checks SQL still works
     short = []
     for start in range(0, expected, bucket):
         end = min(start + bucket, expected)
-        lo, hi = f"{prefix}{start:08d}", f"{prefix}{end:08d}"
-        rows = server.sql(
-            f"SELECT count(DISTINCT body) FROM logs WHERE body >= '{lo}' AND body < '{hi}' AND body LIKE '{prefix}%'")
-        got = int(rows["rows"][0][0])
+        got = len(stored_seqs(server, prefix, start, end))
         if got != end - start:
             short.append((start, end, got))
     return short
+
+
+def stored_seqs(server, prefix, start, end):
+    """The distinct seqs in [start, end) stored for lines `<prefix><seq:08d> …`."""
+    lo, hi = f"{prefix}{start:08d}", f"{prefix}{end:08d}"
+    rows = server.sql(
+        f"SELECT DISTINCT substr(body, {len(prefix) + 1}, 8) AS seq FROM logs "
+        f"WHERE body >= '{lo}' AND body < '{hi}' AND body LIKE '{prefix}%'")
+    return {int(row[0]) for row in rows["rows"]}
+
+
+def locate_missing(server, prefix, expected, log_dir, show=12):
+    """The first missing seqs of `<prefix><seq>` lines, each with the file and byte offset
+    that holds it now: tells a line the agent skipped from one it lost after reading."""
+    missing = []
+    for start, end, _ in missing_buckets(server, prefix, expected):
+        stored = stored_seqs(server, prefix, start, end)
+        missing.extend(seq for seq in range(start, end) if seq not in stored)
+    where = {}
+    wanted = {f"{prefix}{seq:08d}".encode(): seq for seq in missing[:show]}
+    for path in sorted(Path(log_dir).iterdir()):
+        data = path.read_bytes()
+        for needle, seq in wanted.items():
+            at = data.find(needle)
+            if at >= 0:
+                where[seq] = f"{path.name}@{at}/{len(data)}"
+    ranges = []
+    for seq in missing:
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return {"missing": len(missing), "ranges": ranges[:20],
+            "found_on_disk": {seq: where.get(seq, "not on disk") for seq in missing[:show]}}
 
 
 @pytest.fixture

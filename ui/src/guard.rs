@@ -1,7 +1,8 @@
 //! Request checks in front of every route (shared/RELIABILITY.md §5): the `Host` header
 //! must name us (DNS-rebinding defence), and a request that could change state must come
 //! from our own pages (`Origin` / `Sec-Fetch-Site`), so another site cannot drive a
-//! logged-in browser. GET and HEAD never change state and skip the origin check.
+//! logged-in browser, and a browser session must repeat its CSRF token (see [`crate::csrf`]).
+//! GET and HEAD never change state and skip both checks.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -9,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::UiState;
+use crate::csrf;
 
 /// Refuses requests for other hosts and cross-site requests that could change state.
 pub(crate) async fn guard(State(state): State<UiState>, request: Request, next: Next) -> Response {
@@ -32,14 +34,31 @@ pub(crate) async fn guard(State(state): State<UiState>, request: Request, next: 
         )
             .into_response();
     }
+    let cookie_token = csrf::from_cookie(headers);
     if !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) && let Some(reason) = cross_site(headers, host)
+    ) && let Some(reason) =
+        cross_site(headers, host).or_else(|| csrf::refusal(headers, cookie_token.as_deref()))
     {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
-    next.run(request).await
+    let token = cookie_token.clone().unwrap_or_else(csrf::new_token);
+    let mut response = csrf::scope(token.clone(), next.run(request)).await;
+    // Only pages hand out the cookie: API clients that keep cookies (a requests.Session, say)
+    // would otherwise turn into "browser sessions" that must repeat a token they never saw.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if is_page
+        && cookie_token.is_none()
+        && let Some(cookie) = csrf::set_cookie(&token)
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// `host[:port]` → lowercase host without brackets or port.

@@ -3,6 +3,7 @@
 //! query crate's API only (never DataFusion types) and depends on axum and askama.
 
 mod api;
+mod csrf;
 mod error;
 mod guard;
 mod health;

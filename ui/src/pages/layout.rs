@@ -12,6 +12,8 @@ pub(crate) struct Chrome {
     pub(crate) search: String,
     /// The range as hidden fields of the header search (name, value).
     pub(crate) range_fields: Vec<(&'static str, String)>,
+    /// This browser's CSRF token, sent back by htmx on every request (`hx-headers`).
+    pub(crate) csrf_token: String,
 }
 
 impl Chrome {
@@ -20,6 +22,7 @@ impl Chrome {
             active,
             search: search.to_string(),
             range_fields: Vec::new(),
+            csrf_token: crate::csrf::current(),
         }
     }
 
