@@ -4,6 +4,7 @@
 //! Inputs: a storage handle. Outputs: typed results for the ui crate. Never depends on
 //! axum, tonic, collector or ui.
 
+mod candidates;
 mod config;
 mod context;
 mod error;
