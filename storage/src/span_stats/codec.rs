@@ -286,7 +286,7 @@ mod tests {
         for len in 1..bytes.len() {
             assert!(decode(&STANDARD.encode(&bytes[..len])).is_err(), "{len}");
         }
-        let mut newer = bytes.clone();
+        let mut newer = bytes;
         newer[0] = VERSION + 1;
         assert_eq!(decode(&STANDARD.encode(&newer)).unwrap(), None);
         assert!(decode("not base64!").is_err());
