@@ -13,6 +13,7 @@ use periscope_query::{
     AttrFilter, AttrValue, Engine, FilterOp, Origin, QueryConfig, SpanId, SpanRow, TimeWindow,
     TraceId, TraceSearch,
 };
+use periscope_storage::span_stats::{EdgeCarry, summarize_flush};
 use periscope_storage::{IngestBatch, Signal, StorageConfig, Store};
 
 const SERVICES: [&str; 5] = ["frontend", "checkout", "payments", "inventory", "postgres"];
@@ -249,5 +250,24 @@ fn service_pages(criterion: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, service_pages);
+/// What the summary adds to a flush: 64k spans of the same shape summarized (rows, buckets,
+/// histograms, call edges resolved) with an empty carry.
+fn flush_summary(criterion: &mut Criterion) {
+    let rows = spans(&mut Rng(0x5EED), 0, 65_536);
+    let num_rows = rows.len() as u64;
+    let batch = periscope_storage::batch::spans_to_batch(&rows).expect("batch");
+    let mut group = criterion.benchmark_group("flush_summary");
+    group.throughput(criterion::Throughput::Elements(num_rows));
+    group.bench_function("summarize_64k_spans", |bencher| {
+        bencher.iter(|| {
+            black_box(
+                summarize_flush(std::slice::from_ref(&batch), &EdgeCarry::default())
+                    .expect("summary"),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, flush_summary, service_pages);
 criterion_main!(benches);

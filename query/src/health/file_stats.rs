@@ -75,5 +75,12 @@ fn read_summary(path: &PathBuf) -> Result<FileSummary, QueryError> {
     else {
         return Ok(None);
     };
-    Ok(decode(value)?.map(Arc::new))
+    match decode(value) {
+        Ok(stats) => Ok(stats.map(Arc::new)),
+        // The rows are still good: scan them rather than fail the page.
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "unreadable span stats; scanning the file");
+            Ok(None)
+        }
+    }
 }

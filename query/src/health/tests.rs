@@ -43,7 +43,11 @@ fn span(trace: u64, step: usize) -> SpanRow {
         kind,
         start_time_unix_nano: start,
         end_time_unix_nano: start + duration,
-        status_code: if (trace + depth).is_multiple_of(11) { 2 } else { 0 },
+        status_code: if (trace + depth).is_multiple_of(11) {
+            2
+        } else {
+            0
+        },
         status_message: String::new(),
         attributes: Vec::new(),
         dropped_attributes_count: 0,
