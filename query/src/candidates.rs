@@ -8,7 +8,9 @@
 //! conditions, on a few dozen of those traces at a time, newest first, until `limit` traces
 //! match and are newer than any bound left. Span files are sorted by trace id, so a
 //! `trace_id IN (…)` condition lets the Parquet reader skip every page (2048 rows) that holds
-//! none of them: the maps are decoded for a few pages, not for the whole file.
+//! none of them: the maps are decoded for a few pages, not for the whole file. When the
+//! attribute conditions match rarely, a few steps find too little, and one pass with every
+//! condition (what the search did before) finishes the job.
 
 use std::collections::HashMap;
 
@@ -25,10 +27,15 @@ use crate::traces::kth_latest;
 #[cfg(test)]
 mod tests;
 
-/// Trace ids checked per step. DataFusion prunes pages with an `IN` list of at most 20
-/// values, so the list is written as ORed lists of 20.
+/// Trace ids checked by the first step; each next step checks twice as many. DataFusion
+/// prunes pages with an `IN` list of at most 20 values, so the list is written as ORed lists
+/// of 20.
 const IDS_PER_STEP: usize = 40;
 const IDS_PER_LIST: usize = 20;
+
+/// Steps before giving up on them (a rare match) for one pass with every condition: the
+/// detour costs at most 280 traces' pages.
+const MAX_STEPS: usize = 3;
 
 /// A search's conditions on the matching span, in SQL.
 #[derive(Debug, Clone)]
@@ -51,11 +58,24 @@ pub(crate) async fn candidates(
     };
     let bounds = newest(context, &conditions.cheap, None).await?;
     let mut found: HashMap<String, i64> = HashMap::new();
-    for step in bounds.chunks(IDS_PER_STEP) {
+    let mut checked = 0;
+    let mut step_size = IDS_PER_STEP;
+    loop {
         // Every trace left has no matching span newer than its bound.
-        if kth_latest(&found, limit).is_some_and(|kth| kth > step[0].1) {
+        let Some((_, bound)) = bounds.get(checked) else {
+            break;
+        };
+        if kth_latest(&found, limit).is_some_and(|kth| kth > *bound) {
             break;
         }
+        if step_size > IDS_PER_STEP << (MAX_STEPS - 1) {
+            // A rare match: one pass over everything is cheaper than many small steps.
+            let all = format!("{} AND {costly}", conditions.cheap);
+            return newest(context, &all, Some(limit)).await;
+        }
+        let step = &bounds[checked..(checked + step_size).min(bounds.len())];
+        checked += step.len();
+        step_size *= 2;
         let lists: Vec<String> = step
             .chunks(IDS_PER_LIST)
             .map(|ids| {
