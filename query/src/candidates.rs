@@ -60,11 +60,8 @@ pub(crate) async fn candidates(
     let mut found: HashMap<String, i64> = HashMap::new();
     let mut checked = 0;
     let mut step_size = IDS_PER_STEP;
-    loop {
-        // Every trace left has no matching span newer than its bound.
-        let Some((_, bound)) = bounds.get(checked) else {
-            break;
-        };
+    // Every trace left has no matching span newer than its bound.
+    while let Some((_, bound)) = bounds.get(checked) {
         if kth_latest(&found, limit).is_some_and(|kth| kth > *bound) {
             break;
         }
