@@ -159,6 +159,33 @@ async fn store(dir: &std::path::Path, total: usize) -> Store {
     store
 }
 
+/// Prints what the footer summaries add to the span files.
+fn report_summary_bytes(store: &Store) {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let (mut summary_bytes, mut file_bytes, mut rows) = (0, 0, 0);
+    for file in store.snapshot(Signal::Spans).files {
+        let input = std::fs::File::open(&file.path).expect("file opens");
+        file_bytes += input.metadata().expect("metadata").len();
+        rows += file.num_rows;
+        let reader = SerializedFileReader::new(input).expect("footer");
+        let entries = reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned();
+        for entry in entries.unwrap_or_default() {
+            if entry.key == periscope_storage::span_stats::FOOTER_KEY {
+                summary_bytes += entry.value.map_or(0, |value| value.len() as u64);
+            }
+        }
+    }
+    eprintln!(
+        "span files: {rows} spans, {:.2} B/span, of which the summary {:.3} B/span",
+        file_bytes as f64 / rows as f64,
+        summary_bytes as f64 / rows as f64
+    );
+}
+
 /// Rewrites every span file without its summary: files as written before summaries.
 fn strip_summaries(store: &Store) {
     use datafusion::parquet::arrow::ArrowWriter;
@@ -192,6 +219,7 @@ fn service_pages(criterion: &mut Criterion) {
     let without_dir = tempfile::tempdir().expect("tempdir");
     let with = runtime.block_on(store(with_dir.path(), total));
     let without = runtime.block_on(store(without_dir.path(), total));
+    report_summary_bytes(&with);
     strip_summaries(&without);
     let window = TimeWindow {
         start_ns: BASE_NS - 60_000_000_000,
