@@ -4,10 +4,12 @@
 //! Inputs: a storage handle. Outputs: typed results for the ui crate. Never depends on
 //! axum, tonic, collector or ui.
 
+mod candidates;
 mod config;
 mod context;
 mod error;
 mod filters;
+mod health;
 mod json;
 mod logs_table;
 mod metrics;
@@ -40,6 +42,7 @@ pub struct Engine {
     config: QueryConfig,
     caches: context::SharedCaches,
     summaries: summaries::FileSummaries,
+    file_stats: health::FileStats,
     trace_index: trace_index::TraceIndex,
 }
 
@@ -53,6 +56,7 @@ impl Engine {
             config,
             caches,
             summaries: summaries::FileSummaries::default(),
+            file_stats: health::FileStats::default(),
             trace_index: trace_index::TraceIndex::default(),
         })
     }
@@ -73,10 +77,11 @@ impl Engine {
     }
 
     /// Reads what lookups need from files not seen yet (the trace id index, the service
-    /// and operation names), so the first requests after a start do not pay for it.
+    /// health summaries, the service and operation names), so the first requests after a start do not pay for it.
     pub async fn warm_up(&self) -> Result<(), QueryError> {
         let snapshot = self.store.snapshot(periscope_storage::Signal::Spans);
         trace_index::warm(self, &snapshot.files).await?;
+        self.file_stats.of(&snapshot.files).await?;
         summaries::names(self).await.map(|_| ())
     }
 
@@ -128,8 +133,7 @@ impl Engine {
         buckets: usize,
         service: Option<&str>,
     ) -> Result<Vec<RequestStats>, QueryError> {
-        let context = self.session_in_window(window).await?;
-        self.with_timeout(services::service_stats(&context, window, buckets, service))
+        self.with_timeout(health::service_stats(self, window, buckets, service))
             .await
     }
 
@@ -139,8 +143,7 @@ impl Engine {
         service: &str,
         window: TimeWindow,
     ) -> Result<Vec<RequestStats>, QueryError> {
-        let context = self.session_in_window(window).await?;
-        self.with_timeout(services::operation_stats(&context, service, window))
+        self.with_timeout(health::operation_stats(self, service, window))
             .await
     }
 
@@ -149,9 +152,7 @@ impl Engine {
         &self,
         window: TimeWindow,
     ) -> Result<Vec<DependencyEdge>, QueryError> {
-        let context = self.session_in_window(window).await?;
-        self.with_timeout(services::dependencies(&context, window))
-            .await
+        self.with_timeout(health::dependencies(self, window)).await
     }
 
     /// The metrics that have points in `window`, by name.

@@ -10,6 +10,7 @@ use periscope_storage::batch::spans_from_batch;
 use periscope_storage::{Signal, SnapshotFile, SpanId, SpanRow, TableSnapshot, TraceId};
 
 use crate::Engine;
+use crate::candidates::{Conditions, candidates};
 use crate::error::QueryError;
 use crate::filters::{AttrFilter, combined};
 use crate::sql::literal;
@@ -163,8 +164,9 @@ fn tag_condition(key: &str, value: &str) -> String {
     }
 }
 
-/// The SQL conditions a matching span meets.
-fn search_conditions(search: &TraceSearch) -> Result<String, QueryError> {
+/// The SQL conditions a matching span meets, split by cost: `cheap` ones read plain columns,
+/// `costly` ones (tags and attribute filters) decode the attribute maps.
+pub(crate) fn search_conditions(search: &TraceSearch) -> Result<Conditions, QueryError> {
     let mut conditions = vec!["true".to_string()];
     if let Some(service) = &search.service {
         conditions.push(format!("service_name = {}", literal(service)));
@@ -189,13 +191,18 @@ fn search_conditions(search: &TraceSearch) -> Result<String, QueryError> {
     if let Some(end) = search.end_ns {
         conditions.push(format!("start_time_unix_nano <= {end}"));
     }
-    for (key, value) in &search.tags {
-        conditions.push(tag_condition(key, value));
-    }
+    let mut costly: Vec<String> = search
+        .tags
+        .iter()
+        .map(|(key, value)| tag_condition(key, value))
+        .collect();
     if let Some(condition) = combined(&search.filters, search.any_filter)? {
-        conditions.push(condition);
+        costly.push(condition);
     }
-    Ok(conditions.join(" AND "))
+    Ok(Conditions {
+        cheap: conditions.join(" AND "),
+        costly: (!costly.is_empty()).then(|| costly.join(" AND ")),
+    })
 }
 
 /// Finds matching traces, newest first, and assembles them whole.
@@ -271,27 +278,8 @@ pub(crate) async fn search(
         .collect())
 }
 
-/// The `limit` newest matching traces of one session, with their latest matching span start.
-async fn candidates(
-    context: &SessionContext,
-    conditions: &str,
-    limit: usize,
-) -> Result<Vec<(String, i64)>, QueryError> {
-    let sql = format!(
-        "SELECT trace_id, max(start_time_unix_nano) AS latest FROM spans WHERE {conditions} \
-         GROUP BY trace_id ORDER BY latest DESC LIMIT {limit}"
-    );
-    let mut found = Vec::new();
-    for row in crate::services::rows(context, &sql).await? {
-        if let (serde_json::Value::String(hex), Some(latest)) = (&row[0], row[1].as_i64()) {
-            found.push((hex.clone(), latest));
-        }
-    }
-    Ok(found)
-}
-
 /// The `k`-th largest latest start among the candidates, if there are `k`.
-fn kth_latest(latest_by_trace: &HashMap<String, i64>, k: usize) -> Option<i64> {
+pub(crate) fn kth_latest(latest_by_trace: &HashMap<String, i64>, k: usize) -> Option<i64> {
     if latest_by_trace.len() < k {
         return None;
     }

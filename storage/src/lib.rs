@@ -14,6 +14,7 @@ pub mod ipc;
 pub mod logindex;
 pub mod model;
 pub mod parquet_file;
+pub mod span_stats;
 pub mod store;
 pub mod value;
 

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, concat, interleave_record_batch, lexsort_to_indices};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -152,6 +153,19 @@ pub fn write_parquet(
     batches: &[RecordBatch],
     zstd_level: i32,
 ) -> Result<WrittenFile, StorageError> {
+    write_parquet_with_footer(dir, file_name, signal, batches, zstd_level, Vec::new())
+}
+
+/// As [`write_parquet`], with `footer` added to the file's key-value metadata (what the
+/// flusher precomputed about the rows, read back without reading any row).
+pub fn write_parquet_with_footer(
+    dir: &Path,
+    file_name: &str,
+    signal: Signal,
+    batches: &[RecordBatch],
+    zstd_level: i32,
+    footer: Vec<KeyValue>,
+) -> Result<WrittenFile, StorageError> {
     let schema = crate::batch::schema_for(signal);
     let positions = sorted_positions(signal, batches)?;
     let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
@@ -163,6 +177,9 @@ pub fn write_parquet(
         ArrowWriter::try_new(file, schema, Some(writer_properties(signal, zstd_level)?))?;
     for slice in positions.chunks(ROW_GROUP_ROWS) {
         writer.write(&interleave_record_batch(&batch_refs, slice)?)?;
+    }
+    for entry in footer {
+        writer.append_key_value_metadata(entry);
     }
     let file = writer.into_inner()?;
     file.sync_all()?;

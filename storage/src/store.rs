@@ -34,6 +34,7 @@ use crate::error::StorageError;
 use crate::ipc::{decode_payload, encode_payload};
 use crate::logindex::{LogSearcher, open_log_index};
 use crate::model::{LogRow, MetricRow, Signal, SpanRow};
+use crate::span_stats::EdgeCarry;
 use crate::wal::{Wal, WalConfig};
 use progress::Progress;
 use tables::{Chunk, Tables};
@@ -290,7 +291,20 @@ impl Store {
 
     /// Published files and recent rows of the `spans` or `metrics` table.
     pub fn snapshot(&self, signal: Signal) -> TableSnapshot {
+        self.snapshot_of(&self.inner.lock_tables(), signal)
+    }
+
+    /// The `spans` snapshot and, taken at the same instant, the flusher's carry of recent
+    /// span ids (what the calls among the recent rows are resolved against).
+    pub fn spans_with_carry(&self) -> (TableSnapshot, EdgeCarry) {
         let tables = self.inner.lock_tables();
+        (
+            self.snapshot_of(&tables, Signal::Spans),
+            tables.edge_carry.clone(),
+        )
+    }
+
+    fn snapshot_of(&self, tables: &Tables, signal: Signal) -> TableSnapshot {
         TableSnapshot {
             files: tables
                 .catalog

@@ -8,13 +8,15 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use arrow::array::{Array, Int64Array, RecordBatch};
+use parquet::file::metadata::KeyValue;
 use tracing::warn;
 
 use super::{FlusherCommand, Inner};
 use crate::catalog::{FileEntry, save_catalog};
 use crate::error::StorageError;
 use crate::model::Signal;
-use crate::parquet_file::write_parquet;
+use crate::parquet_file::write_parquet_with_footer;
+use crate::span_stats::{FOOTER_KEY, encode, summarize_flush};
 
 const FILE_SIGNALS: [Signal; 2] = [Signal::Spans, Signal::Metrics];
 
@@ -97,12 +99,22 @@ pub(crate) fn flush_signal(inner: &Inner, signal: Signal) -> Result<(), StorageE
     let batches: Vec<RecordBatch> = chunks.iter().map(|chunk| chunk.batch.clone()).collect();
     let dir = inner.data_dir.join(signal.as_str());
     let file_name = format!("{last_seq:020}.parquet");
-    let written = write_parquet(
+    // Only the flusher replaces the carry, so the one read here is still current at publish.
+    let mut next_carry = None;
+    let mut footer = Vec::new();
+    if signal == Signal::Spans {
+        let carry = inner.lock_tables().edge_carry.clone();
+        let (stats, carry) = summarize_flush(&batches, &carry)?;
+        footer.push(KeyValue::new(FOOTER_KEY.to_string(), encode(&stats)));
+        next_carry = Some(carry);
+    }
+    let written = write_parquet_with_footer(
         &dir,
         &file_name,
         signal,
         &batches,
         inner.config.parquet_zstd_level,
+        footer,
     )?;
     let time_column = if signal == Signal::Spans {
         "start_time_unix_nano"
@@ -130,6 +142,9 @@ pub(crate) fn flush_signal(inner: &Inner, signal: Signal) -> Result<(), StorageE
             return Err(err);
         }
         tables.catalog = catalog;
+        if let Some(carry) = next_carry {
+            tables.edge_carry = carry;
+        }
         let recent = tables.recent_mut(signal);
         recent.drain(..chunks.len());
     }

@@ -10,6 +10,7 @@ use arrow::array::RecordBatch;
 
 use crate::catalog::CatalogState;
 use crate::model::Signal;
+use crate::span_stats::EdgeCarry;
 
 /// Acknowledged rows of one WAL record, waiting for the flusher.
 #[derive(Debug, Clone)]
@@ -47,6 +48,9 @@ pub(crate) struct Tables {
     pub(crate) catalog: CatalogState,
     pub(crate) recent_spans: VecDeque<Chunk>,
     pub(crate) recent_metrics: VecDeque<Chunk>,
+    /// Spans of the last span flushes, for calls whose parent and child are flushed apart;
+    /// replaced together with the catalog, so a query sees the carry of the files it sees.
+    pub(crate) edge_carry: EdgeCarry,
 }
 
 impl Tables {
