@@ -3,7 +3,7 @@
 //! the flusher's summaries (`summaries`) and rewritten without them (`scan`, the path files
 //! written before summaries take, which is the code before them). Run with
 //! `cargo bench -p periscope-query --bench service_pages`; `PERISCOPE_BENCH_SPANS` sets the
-//! number of spans (default 1M).
+//! number of spans (default 1M), `PERISCOPE_BENCH_RECENT` how many stay unflushed (default 0).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -135,15 +135,15 @@ fn spans(rng: &mut Rng, first_span: u64, count: usize) -> Vec<SpanRow> {
     rows
 }
 
-/// Stores `total` spans in `dir` (files of 250k spans, the last 50k left in memory).
-async fn store(dir: &std::path::Path, total: usize) -> Store {
+/// Stores `total` spans in `dir`: files of 250k spans, and the last `recent` left in memory.
+async fn store(dir: &std::path::Path, total: usize, recent: usize) -> Store {
     let config = StorageConfig {
         flush_interval_secs: 3600,
         ..StorageConfig::default()
     };
     let store = Store::open(dir, config).expect("store opens");
     let mut rng = Rng(0x5EED);
-    let keep_recent = total.saturating_sub(50_000);
+    let keep_recent = total.saturating_sub(recent);
     let (mut stored, mut since_flush) = (0, 0);
     while stored < total {
         let rows = spans(&mut rng, stored as u64, 10_000.min(total - stored));
@@ -217,8 +217,14 @@ fn service_pages(criterion: &mut Criterion) {
         .expect("runtime");
     let with_dir = tempfile::tempdir().expect("tempdir");
     let without_dir = tempfile::tempdir().expect("tempdir");
-    let with = runtime.block_on(store(with_dir.path(), total));
-    let without = runtime.block_on(store(without_dir.path(), total));
+    // What the UI scenario meets: everything flushed (the buffer is written 30 s after the
+    // last span). `PERISCOPE_BENCH_RECENT` keeps that many spans in memory instead.
+    let recent: usize = std::env::var("PERISCOPE_BENCH_RECENT")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    let with = runtime.block_on(store(with_dir.path(), total, recent));
+    let without = runtime.block_on(store(without_dir.path(), total, recent));
     report_summary_bytes(&with);
     strip_summaries(&without);
     let window = TimeWindow {

@@ -6,11 +6,11 @@
 //! conditions (service, operation, status, duration, time), newest first, reading plain
 //! columns only; its latest such span bounds its latest matching one. Then the full
 //! conditions, on a few dozen of those traces at a time, newest first, until `limit` traces
-//! match and are newer than any bound left. Span files are sorted by trace id, so a
-//! `trace_id IN (…)` condition lets the Parquet reader skip every page (2048 rows) that holds
-//! none of them: the maps are decoded for a few pages, not for the whole file. When the
-//! attribute conditions match rarely, a few steps find too little, and one pass with every
-//! condition (what the search did before) finishes the job.
+//! match and are newer than any bound left. The `trace_id IN (…)` condition comes first in
+//! the scan's pushed-down filter, so the attribute maps are decoded only for the rows of
+//! those traces (a few hundred rows), not for every candidate span (~75k in a 250k-span file).
+//! When the attribute conditions match rarely, a few steps find too little, and one pass
+//! with every condition (what the search did before) finishes the job.
 
 use std::collections::HashMap;
 
@@ -27,15 +27,13 @@ use crate::traces::kth_latest;
 #[cfg(test)]
 mod tests;
 
-/// Trace ids checked by the first step; each next step checks twice as many. DataFusion
-/// prunes pages with an `IN` list of at most 20 values, so the list is written as ORed lists
-/// of 20.
-const IDS_PER_STEP: usize = 40;
-const IDS_PER_LIST: usize = 20;
+/// Trace ids checked by the first step, per trace wanted (attribute conditions typically
+/// match a fair share of the traces that meet the cheap ones); each next step checks twice
+/// as many.
+const IDS_PER_WANTED: usize = 3;
 
-/// Steps before giving up on them (a rare match) for one pass with every condition: the
-/// detour costs at most 280 traces' pages.
-const MAX_STEPS: usize = 3;
+/// Steps before giving up on them (a rare match) for one pass with every condition.
+const MAX_STEPS: u32 = 3;
 
 /// A search's conditions on the matching span, in SQL.
 #[derive(Debug, Clone)]
@@ -47,42 +45,47 @@ pub(crate) struct Conditions {
 }
 
 /// The `limit` newest traces matching `conditions` in `context`, with the start of their
-/// latest matching span, newest first.
+/// latest matching span, newest first. `has_files`: the session reads span files (without
+/// them, the recent rows in memory, there are no pages to skip and one pass is cheaper).
 pub(crate) async fn candidates(
     context: &SessionContext,
     conditions: &Conditions,
     limit: usize,
+    has_files: bool,
 ) -> Result<Vec<(String, i64)>, QueryError> {
     let Some(costly) = &conditions.costly else {
         return newest(context, &conditions.cheap, Some(limit)).await;
     };
+    if !has_files {
+        let all = format!("{} AND {costly}", conditions.cheap);
+        return newest(context, &all, Some(limit)).await;
+    }
+    if std::env::var_os("AB_OLD_SEARCH").is_some() {
+        let all = format!("{} AND {costly}", conditions.cheap);
+        return newest(context, &all, Some(limit)).await;
+    }
     let bounds = newest(context, &conditions.cheap, None).await?;
     let mut found: HashMap<String, i64> = HashMap::new();
     let mut checked = 0;
-    let mut step_size = IDS_PER_STEP;
+    let mut steps = 0;
     // Every trace left has no matching span newer than its bound.
     while let Some((_, bound)) = bounds.get(checked) {
         if kth_latest(&found, limit).is_some_and(|kth| kth > *bound) {
             break;
         }
-        if step_size > IDS_PER_STEP << (MAX_STEPS - 1) {
+        if steps == MAX_STEPS {
             // A rare match: one pass over everything is cheaper than many small steps.
             let all = format!("{} AND {costly}", conditions.cheap);
             return newest(context, &all, Some(limit)).await;
         }
+        let step_size = (limit.max(10) * IDS_PER_WANTED) << steps;
         let step = &bounds[checked..(checked + step_size).min(bounds.len())];
         checked += step.len();
-        step_size *= 2;
-        let lists: Vec<String> = step
-            .chunks(IDS_PER_LIST)
-            .map(|ids| {
-                let ids: Vec<String> = ids.iter().map(|(id, _)| literal(id)).collect();
-                format!("trace_id IN ({})", ids.join(", "))
-            })
-            .collect();
+        steps += 1;
+        let ids: Vec<String> = step.iter().map(|(id, _)| literal(id)).collect();
         let matching = format!(
-            "({}) AND {} AND {costly}",
-            lists.join(" OR "),
+            "trace_id IN ({}) AND {} AND {costly}",
+            ids.join(", "),
             conditions.cheap
         );
         found.extend(newest(context, &matching, None).await?);

@@ -234,6 +234,7 @@ pub(crate) async fn search(
                 SourcePart::File(file) => round_snapshot.files.push(file),
             }
         }
+        let has_files = !round_snapshot.files.is_empty();
         let context = context::spans_session(
             &engine.store,
             &engine.config,
@@ -241,7 +242,7 @@ pub(crate) async fn search(
             round_snapshot,
         )
         .await?;
-        for (trace_id, latest) in candidates(&context, &conditions, limit).await? {
+        for (trace_id, latest) in candidates(&context, &conditions, limit, has_files).await? {
             let entry = latest_by_trace.entry(trace_id).or_insert(latest);
             *entry = (*entry).max(latest);
         }

@@ -113,7 +113,7 @@ async fn two_steps_find_what_one_pass_finds() {
         )
         .await
         .unwrap();
-        let expected: Vec<String> = candidates(&session, &one_pass, limit)
+        let expected: Vec<String> = candidates(&session, &one_pass, limit, true)
             .await
             .unwrap()
             .into_iter()
