@@ -180,11 +180,7 @@ pub(crate) async fn operation_stats(
         .map(|(name, tally)| tally.into_stats(name, &frame))
         .filter(|stats| stats.requests > 0)
         .collect();
-    stats.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    services::busiest_first(&mut stats);
     Ok(stats)
 }
 
