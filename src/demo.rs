@@ -22,7 +22,7 @@ periscope demo: send the traffic of a simulated shop to a running Periscope
 
 USAGE:
     periscope demo [--otlp-grpc ADDR | --otlp-http ADDR] [--duration 1m] [--rate N]
-                   [--backfill 5m] [--seed N]
+                   [--backfill 5m] [--seed N] [--ui URL]
 
 OPTIONS:
     --otlp-grpc <ADDR>    send OTLP/gRPC to ADDR [default: 127.0.0.1:4317]
@@ -31,6 +31,8 @@ OPTIONS:
     --rate <N>            user requests per second [default: 4]
     --backfill <D>        history sent first, spread over the last D [default: 5m; 0s for none]
     --seed <N>            random seed, for the same traffic every run [default: the clock]
+    --ui <URL>            where the server's UI is, for the link printed once history is sent
+                          [default: http://127.0.0.1:8080/]
 
 The shop: frontend -> checkout -> payments and inventory -> postgres, with card declines,
 slow queries, logs correlated with traces, access logs tailed from a file, and metrics.
@@ -42,6 +44,8 @@ struct Options {
     rate: f64,
     backfill: Duration,
     seed: u64,
+    /// Only printed: the demo talks OTLP and cannot learn where the server's UI listens.
+    ui: String,
 }
 
 fn duration_flag(args: &mut impl Iterator<Item = String>, flag: &str) -> anyhow::Result<Duration> {
@@ -61,6 +65,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Option
         backfill: Duration::from_secs(300),
         // Runs after one another must not reuse trace ids.
         seed: now_nanos(),
+        ui: "http://127.0.0.1:8080/".to_string(),
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -84,6 +89,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Option
                     .parse()
                     .with_context(|| format!("--seed takes a number, got {text:?}"))?;
             }
+            "--ui" => options.ui = value()?,
             "--duration" => options.duration = Some(duration_flag(&mut args, &flag)?),
             "--backfill" => options.backfill = duration_flag(&mut args, &flag)?,
             "-h" | "--help" => return Ok(None),
@@ -188,7 +194,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         "demo: sent {num_traces} traces of history to {}; now sending live traffic (Ctrl-C to stop)",
         describe(options.transport)
     );
-    println!("demo: open http://127.0.0.1:8080/ to see it");
+    println!("demo: open {} to see it", options.ui);
 
     let deadline = options
         .duration

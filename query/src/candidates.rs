@@ -60,10 +60,6 @@ pub(crate) async fn candidates(
         let all = format!("{} AND {costly}", conditions.cheap);
         return newest(context, &all, Some(limit)).await;
     }
-    if std::env::var_os("AB_OLD_SEARCH").is_some() {
-        let all = format!("{} AND {costly}", conditions.cheap);
-        return newest(context, &all, Some(limit)).await;
-    }
     let bounds = newest(context, &conditions.cheap, None).await?;
     let mut found: HashMap<String, i64> = HashMap::new();
     let mut checked = 0;

@@ -9,13 +9,18 @@ from conftest import BIN, poll
 
 
 def run_demo(server, seconds=3, backfill="4m", rate=6):
-    """Runs `periscope demo` against the server and waits until its data is queryable."""
+    """Runs `periscope demo` against the server and waits until its data is queryable.
+    The link the demo prints must lead to this server's UI."""
+    ui = server.api("/")
     result = subprocess.run(
         [BIN, "demo", "--otlp-grpc", server.otlp_grpc, "--duration", f"{seconds}s",
-         "--backfill", backfill, "--rate", str(rate)],
+         "--backfill", backfill, "--rate", str(rate), "--ui", ui],
         capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "done" in result.stdout, result.stdout
+    assert f"open {ui} to see it" in result.stdout, result.stdout
+    page = requests.get(ui, timeout=30)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"], page.text
     poll(lambda: len(server.get("/api/services").json()["data"]) == 5, timeout=30,
          what="the demo's five services")
     poll(lambda: server.logs("service:payments", limit=1)["total"] > 0, timeout=30,
