@@ -86,6 +86,7 @@ def test_trace_search_by_attribute_filters(shop, browser):
     browser.get(shop.api("/traces?range=1h&fk=http.route&fo=eq&fv=/nothing-like-this"))
     assert not browser.css("table.results tbody tr")
     assert "No trace matches" in browser.driver.page_source
+    assert not browser.css("svg.chart"), "an empty result has no scatter to draw"
     # mistakes are explained on the page, which keeps the form as typed
     bad = requests.get(shop.api("/traces?min=fast&fk=http.route&fo=re&fv=%28unclosed"), timeout=30)
     assert bad.status_code == 400
