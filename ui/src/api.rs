@@ -4,15 +4,16 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use periscope_query::{LogQuery, TraceSearch};
+use periscope_query::{LogQuery, Trace, TraceSearch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::jaeger::{Envelope, JaegerTraces};
 use crate::params::{parse_duration_ns, parse_time_ns, parse_trace_id};
-use crate::render::{jaeger_trace, log_hit};
+use crate::render::log_hit;
 use crate::state::UiState;
 
 const DEFAULT_TRACE_LIMIT: usize = 20;
@@ -20,6 +21,17 @@ const DEFAULT_LOG_LIMIT: usize = 100;
 
 fn jaeger_list(data: Value, total: usize) -> Json<Value> {
     Json(json!({"data": data, "total": total, "limit": 0, "offset": 0, "errors": null}))
+}
+
+/// Traces in Jaeger's envelope, serialized straight from the rows (see [`crate::jaeger`]).
+fn jaeger_traces(traces: &[Trace], total: usize) -> Response {
+    match serde_json::to_vec(&Envelope::new(JaegerTraces(traces), total)) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(err) => jaeger_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot serialize the traces: {err}"),
+        ),
+    }
 }
 
 /// Jaeger's error body, which Grafana shows.
@@ -47,7 +59,7 @@ pub(crate) async fn get_trace(
         Err(err) => return err.into_jaeger(),
     };
     match state.engine.trace(trace_id, short).await {
-        Ok(Some(trace)) => jaeger_list(json!([jaeger_trace(&trace)]), 1).into_response(),
+        Ok(Some(trace)) => jaeger_traces(std::slice::from_ref(&trace), 1),
         Ok(None) => jaeger_error(StatusCode::NOT_FOUND, "trace not found"),
         Err(err) => ApiError::from(err).into_jaeger(),
     }
@@ -136,11 +148,7 @@ pub(crate) async fn search_traces(
         Err(err) => return err.into_jaeger(),
     };
     match state.engine.search_traces(&search).await {
-        Ok(traces) => {
-            let data: Vec<Value> = traces.iter().map(jaeger_trace).collect();
-            let total = data.len();
-            jaeger_list(Value::Array(data), total).into_response()
-        }
+        Ok(traces) => jaeger_traces(&traces, traces.len()),
         Err(err) => ApiError::from(err).into_jaeger(),
     }
 }

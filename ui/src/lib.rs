@@ -7,6 +7,7 @@ mod csrf;
 mod error;
 mod guard;
 mod health;
+mod jaeger;
 mod pages;
 mod params;
 mod render;
