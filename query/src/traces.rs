@@ -14,7 +14,7 @@ use crate::candidates::{Conditions, candidates};
 use crate::error::QueryError;
 use crate::filters::{AttrFilter, combined};
 use crate::sql::literal;
-use crate::{context, trace_index};
+use crate::{context, recent_rows, trace_index};
 
 /// All spans of one trace, in start order, each `(trace_id, span_id)` once.
 #[derive(Debug, Clone)]
@@ -99,7 +99,12 @@ pub(crate) async fn trace_by_id(
     short_id: bool,
 ) -> Result<Option<Trace>, QueryError> {
     let hex = trace_id.to_hex();
-    let mut snapshot = engine.store.snapshot(Signal::Spans);
+    let low_hex: &[u8; 16] = hex.as_bytes()[16..]
+        .try_into()
+        .map_err(|_| QueryError::Internal(format!("trace id {hex} is not 32 hex digits")))?;
+    let mut snapshot = engine.store.snapshot_picking(Signal::Spans, |batch| {
+        recent_rows::rows_of_trace(batch, low_hex)
+    })?;
     let low = trace_index::low_half(&hex)
         .ok_or_else(|| QueryError::Internal(format!("trace id {hex} is not 32 hex digits")))?;
     snapshot.files = trace_index::files_holding(engine, &snapshot.files, &[low]).await?;
