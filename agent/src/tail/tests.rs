@@ -234,6 +234,44 @@ fn copytruncate_copy_continues_where_the_original_stopped() {
 }
 
 #[test]
+fn copytruncate_while_stopped_resumes_the_copy_even_when_it_sorts_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    // The copy's inode is older (smaller) than the original's, so a restarted tailer meets
+    // the copy first: it must still see the original's checkpoint entry turn into an orphan
+    // before it decides where the copy starts.
+    fs::File::create(&rotated).unwrap();
+    append(&path, &format!("{}one\ntwo\n", header()));
+    let mut harness = Harness::new(test_config(dir.path(), "app.log*"));
+    harness.poll();
+    // Stopped: written, copied (into the older inode) and truncated meanwhile.
+    append(&path, "three\n");
+    fs::copy(&path, &rotated).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, "four\n");
+    harness.restart();
+    harness.poll_for(Duration::from_secs(4));
+    let mut got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        vec!["four", "one", "three", "two"],
+        "no line twice, none lost"
+    );
+}
+
+#[test]
 fn copy_seen_before_the_truncation_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.log");

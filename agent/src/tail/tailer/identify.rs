@@ -23,12 +23,17 @@ impl Tailer {
                 None => continue,
             }
         }
+        let mut unknown = Vec::new();
         for (key, file, fingerprint) in ready {
-            if let Some(offset) = self.resume_known(key, &file, fingerprint) {
-                self.start(key, file, fingerprint, offset, now, out);
-            } else {
-                self.start_unknown(key, file, fingerprint, now, out);
+            match self.resume_known(key, &file, fingerprint) {
+                Some(offset) => self.start(key, file, fingerprint, offset, now, out),
+                None => unknown.push((key, file, fingerprint)),
             }
+        }
+        // Only after every known inode is settled: a copy with a smaller inode than its
+        // truncated original must find the original's orphan, or it is read from 0 again.
+        for (key, file, fingerprint) in unknown {
+            self.start_unknown(key, file, fingerprint, now, out);
         }
     }
 
@@ -116,6 +121,16 @@ impl Tailer {
                 0
             };
             self.start(key, file, fingerprint, offset, now, out);
+            return;
+        }
+        // A known inode not identified yet (a small file waiting out `small_file_wait`, as a
+        // truncated original is) may be this copy's original: its checkpoint entry becomes
+        // the orphan this copy should resume from only once it is identified.
+        let known_pending = self
+            .candidates
+            .keys()
+            .any(|other| *other != key && self.known.contains_key(other));
+        if known_pending && waited < self.config.ambiguity_wait {
             return;
         }
         let full = fingerprint.len as usize == self.config.fingerprint_size;
