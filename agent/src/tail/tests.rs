@@ -272,6 +272,35 @@ fn copytruncate_while_stopped_resumes_the_copy_even_when_it_sorts_first() {
 }
 
 #[test]
+fn copytruncate_while_stopped_with_the_original_left_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    append(&path, &format!("{}one\ntwo\n", header()));
+    let mut harness = Harness::new(test_config(dir.path(), "app.log*"));
+    harness.poll();
+    // Stopped: copied and truncated, and nothing written since, so the original cannot be
+    // fingerprinted; its size alone says it was truncated.
+    append(&path, "three\n");
+    fs::copy(&path, &rotated).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    harness.restart();
+    harness.poll_for(Duration::from_secs(4));
+    let got: Vec<&str> = harness
+        .lines
+        .iter()
+        .filter(|l| !l.starts_with('H'))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, vec!["one", "two", "three"], "no line twice, none lost");
+}
+
+#[test]
 fn copy_seen_before_the_truncation_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.log");

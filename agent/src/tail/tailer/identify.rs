@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Orphan, TailEvent, Tailer};
+use super::{KnownFile, Orphan, TailEvent, Tailer};
 use crate::config::StartAt;
 use crate::tail::fingerprint::{FileKey, Fingerprint};
 use crate::tail::tracked::Tracked;
@@ -14,6 +14,9 @@ use crate::tail::tracked::Tracked;
 impl Tailer {
     pub(super) fn resolve_candidates(&mut self, now: Instant, out: &mut Vec<TailEvent>) {
         let keys: Vec<FileKey> = self.candidates.keys().copied().collect();
+        for key in &keys {
+            self.orphan_if_truncated(*key);
+        }
         // Known-by-inode matches first: they turn stale checkpoint entries into orphans that
         // the second pass can hand to copies.
         let mut ready = Vec::new();
@@ -79,6 +82,29 @@ impl Tailer {
             return Some(known.offset);
         }
         // Rewritten or truncated while we were away: its old content may live on in a copy.
+        self.orphan(key, known);
+        None
+    }
+
+    /// A known file now shorter than what had been read of it was truncated while we were
+    /// away. It may stay too small to fingerprint (empty after copytruncate), so its size
+    /// alone makes its checkpoint entry an orphan for the copy to resume from.
+    fn orphan_if_truncated(&mut self, key: FileKey) {
+        let (Some(known), Some(candidate)) = (self.known.get(&key), self.candidates.get(&key))
+        else {
+            return;
+        };
+        let truncated = std::fs::metadata(&candidate.path)
+            .is_ok_and(|metadata| FileKey::of(&metadata) == key && metadata.len() < known.offset);
+        if !truncated {
+            return;
+        }
+        if let Some(known) = self.known.remove(&key) {
+            self.orphan(key, known);
+        }
+    }
+
+    fn orphan(&mut self, key: FileKey, known: KnownFile) {
         self.orphans.push(Orphan {
             from: key,
             fingerprint: known.fingerprint,
@@ -88,7 +114,6 @@ impl Tailer {
                 .get(&key)
                 .map_or_else(Instant::now, |c| c.first_seen),
         });
-        None
     }
 
     fn start_unknown(
