@@ -241,11 +241,6 @@ pub(crate) async fn dependencies(
         })
         .filter(|edge| edge.calls > 0)
         .collect();
-    out.sort_by(|a, b| {
-        b.calls
-            .cmp(&a.calls)
-            .then_with(|| a.caller.cmp(&b.caller))
-            .then_with(|| a.callee.cmp(&b.callee))
-    });
+    services::busiest_edges_first(&mut out);
     Ok(out)
 }

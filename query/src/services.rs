@@ -338,12 +338,7 @@ pub(crate) async fn dependencies(
             errors,
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.calls
-            .cmp(&a.calls)
-            .then_with(|| a.caller.cmp(&b.caller))
-            .then_with(|| a.callee.cmp(&b.callee))
-    });
+    busiest_edges_first(&mut out);
     Ok(out)
 }
 
@@ -405,6 +400,16 @@ pub(crate) fn busiest_first(stats: &mut [RequestStats]) {
         b.requests
             .cmp(&a.requests)
             .then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// Most calls first, then by caller and callee: the order of every dependency graph.
+pub(crate) fn busiest_edges_first(edges: &mut [DependencyEdge]) {
+    edges.sort_by(|a, b| {
+        b.calls
+            .cmp(&a.calls)
+            .then_with(|| a.caller.cmp(&b.caller))
+            .then_with(|| a.callee.cmp(&b.callee))
     });
 }
 

@@ -105,6 +105,15 @@ impl Harness {
         }
     }
 
+    /// The lines read, but the shared 1 KiB header lines.
+    pub(super) fn body_lines(&self) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter(|l| !l.starts_with('H'))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// A restart: a new tailer resuming from the checkpoint.
     pub(super) fn restart(&mut self) {
         let known = self.checkpoint.values().cloned().collect();
@@ -119,6 +128,16 @@ pub(super) fn append(path: &Path, text: &str) {
         .open(path)
         .unwrap();
     file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Truncates in place, as copytruncate does after its copy.
+fn truncate(path: &Path) {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
 }
 
 fn header() -> String {
@@ -194,12 +213,7 @@ fn truncate_and_rewrite_with_the_same_first_line_is_read_as_new() {
     harness.poll();
     append(&path, &format!("{}second generation\n", header()));
     harness.poll_for(Duration::from_secs(3));
-    let got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let got = harness.body_lines();
     assert_eq!(got, vec!["first generation", "second generation"]);
 }
 
@@ -214,20 +228,10 @@ fn copytruncate_copy_continues_where_the_original_stopped() {
     // Written and rotated before the next poll: "three" is only in the copy.
     append(&path, "three\n");
     fs::copy(&path, &rotated).unwrap();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     append(&path, "four\n");
     harness.poll_for(Duration::from_secs(4));
-    let mut got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let mut got = harness.body_lines();
     // Two files now: each in order, but they may interleave.
     got.sort_unstable();
     assert_eq!(got, vec!["four", "one", "three", "two"]);
@@ -248,21 +252,11 @@ fn copytruncate_while_stopped_resumes_the_copy_even_when_it_sorts_first() {
     // Stopped: written, copied (into the older inode) and truncated meanwhile.
     append(&path, "three\n");
     fs::copy(&path, &rotated).unwrap();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     append(&path, "four\n");
     harness.restart();
     harness.poll_for(Duration::from_secs(4));
-    let mut got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let mut got = harness.body_lines();
     got.sort_unstable();
     assert_eq!(
         got,
@@ -283,20 +277,10 @@ fn copytruncate_while_stopped_with_the_original_left_empty() {
     // fingerprinted; its size alone says it was truncated.
     append(&path, "three\n");
     fs::copy(&path, &rotated).unwrap();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     harness.restart();
     harness.poll_for(Duration::from_secs(4));
-    let got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let got = harness.body_lines();
     assert_eq!(got, vec!["one", "two", "three"], "no line twice, none lost");
 }
 
@@ -310,20 +294,10 @@ fn copy_seen_before_the_truncation_waits_for_it() {
     harness.poll();
     fs::copy(&path, &rotated).unwrap();
     harness.poll();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     append(&path, "two\n");
     harness.poll_for(Duration::from_secs(4));
-    let got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let got = harness.body_lines();
     assert_eq!(got, vec!["one", "two"]);
 }
 
@@ -339,12 +313,7 @@ fn rename_rotation_does_not_reread_and_drains_the_old_file() {
     append(&dir.path().join("app.log.1"), "c\n");
     append(&path, &format!("{}d\n", header()));
     harness.poll_for(Duration::from_secs(4));
-    let got: Vec<&str> = harness
-        .lines
-        .iter()
-        .filter(|l| !l.starts_with('H'))
-        .map(String::as_str)
-        .collect();
+    let got = harness.body_lines();
     assert_eq!(
         got.iter().copied().collect::<HashSet<_>>(),
         ["a", "b", "c", "d"].into()
