@@ -1,30 +1,31 @@
-//! The recent (not yet flushed) span rows that can belong to one trace, picked out before
-//! DataFusion sees them.
+//! The recent (not yet flushed) span rows that can belong to given traces, picked out of the
+//! per-request batches without a query plan.
 //!
 //! The recent rows are one small batch per export request (about 100 spans each, up to a
 //! flush's worth: thousands of batches). Planning a scan over them sizes every column of
 //! every batch, and filtering visits each batch: a lookup by id spent most of its time there
 //! while the rows it wanted were a handful. One pass over the trace id columns here costs
-//! a string comparison per row and leaves DataFusion a batch or two.
+//! a 16-byte comparison per row and leaves a handful of rows to decode.
 
 use datafusion::arrow::array::{RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 
 use crate::error::QueryError;
 
-/// The rows of `batch` whose trace id ends with `low_half` (16 lowercase hex digits): every
-/// row a lookup by the full id or by its 64-bit low half can match; `None` when there are
-/// none. Null ids (none are stored) have empty values and never match.
-pub(crate) fn rows_of_trace(
+/// The rows of `batch` whose trace id ends with one of `low_halves` (16 lowercase hex digits
+/// each, sorted): every row a lookup by full ids or by their 64-bit low halves can match;
+/// `None` when there are none. Null ids (none are stored) have empty values and never match.
+pub(crate) fn rows_of_traces(
     batch: &RecordBatch,
-    low_half: &[u8; 16],
+    low_halves: &[[u8; 16]],
 ) -> Result<Option<RecordBatch>, QueryError> {
     let Some(ids) = batch
         .column_by_name("trace_id")
         .and_then(|column| column.as_any().downcast_ref::<StringArray>())
     else {
-        // Not the layout this expects: let the query's own filter decide.
-        return Ok(Some(batch.clone()));
+        return Err(QueryError::Internal(
+            "recent spans have no text trace_id column".to_string(),
+        ));
     };
     // Straight over the offsets and bytes, 16 bytes compared as one array: almost every
     // batch matches nowhere, and this runs over every recent row of every lookup.
@@ -39,7 +40,11 @@ pub(crate) fn rows_of_trace(
         else {
             continue;
         };
-        if bytes[start..end] == low_half[..] {
+        let low = &bytes[start..end];
+        if low_halves
+            .binary_search_by(|probe| probe[..].cmp(low))
+            .is_ok()
+        {
             rows.push(row as u32);
         }
     }
@@ -47,6 +52,13 @@ pub(crate) fn rows_of_trace(
         return Ok(None);
     }
     Ok(Some(take_record_batch(batch, &UInt32Array::from(rows))?))
+}
+
+/// `low` as the 16 lowercase hex digits ending a trace id.
+pub(crate) fn low_half_hex(low: u64) -> [u8; 16] {
+    let mut hex = [0u8; 16];
+    hex.copy_from_slice(format!("{low:016x}").as_bytes());
+    hex
 }
 
 #[cfg(test)]
@@ -83,10 +95,11 @@ mod tests {
             batch(&[other, other]),
             batch(&[same_low, wanted]),
         ];
-        let low: &[u8; 16] = wanted.as_bytes()[16..].try_into().unwrap();
+        let low: [u8; 16] = wanted.as_bytes()[16..].try_into().unwrap();
+        assert_eq!(low_half_hex(0x0011223344556677), low);
         let kept: Vec<RecordBatch> = batches
             .iter()
-            .filter_map(|batch| rows_of_trace(batch, low).unwrap())
+            .filter_map(|batch| rows_of_traces(batch, &[low]).unwrap())
             .collect();
         assert_eq!(kept.len(), 2, "a batch without a match is dropped");
         let ids: Vec<String> = kept

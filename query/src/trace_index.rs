@@ -1,30 +1,29 @@
-//! Which Parquet files hold a trace: per file, the sorted distinct low 64 bits of its trace
-//! ids, read once per file (files never change) and kept in memory (8 bytes per trace).
-//! A lookup by id then opens only the files that hold it, instead of probing every file's
-//! statistics and bloom filters: at 10M spans (40 files) that probing alone took ~30 ms.
+//! Which Parquet files hold a trace, and where in them: per file, the row run of every trace
+//! keyed by the low 64 bits of its id ([`FileTraces`]), read once per file (files never
+//! change) and kept in memory (16 bytes per trace plus the file's footer). A lookup by id
+//! then reads only the rows of the files that hold it, with no query plan: at 10M spans
+//! (40 files) probing every file's statistics and bloom filters alone took ~30 ms, and
+//! planning the scan another ~10.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use datafusion::arrow::array::{Array, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use futures::TryStreamExt;
-use periscope_storage::{SnapshotFile, TableSnapshot};
+use datafusion::arrow::array::RecordBatch;
+use periscope_storage::SnapshotFile;
+use periscope_storage::trace_rows::FileTraces;
 
 use crate::Engine;
-use crate::context;
 use crate::error::QueryError;
 
-/// Trace id low halves per published file, by path.
+/// Trace runs per published file, by path.
 #[derive(Clone, Default)]
 pub(crate) struct TraceIndex {
-    by_file: Arc<Mutex<HashMap<PathBuf, Arc<Vec<u64>>>>>,
+    by_file: Arc<Mutex<HashMap<PathBuf, Arc<FileTraces>>>>,
 }
 
 impl TraceIndex {
-    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Arc<Vec<u64>>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Arc<FileTraces>>> {
         // Plain data: a panic elsewhere cannot leave an entry half-written.
         self.by_file
             .lock()
@@ -32,35 +31,35 @@ impl TraceIndex {
     }
 }
 
-/// The low 64 bits of a trace id in hex (its last 16 digits), as the index keys it.
-pub(crate) fn low_half(hex: &str) -> Option<u64> {
-    let start = hex.len().checked_sub(16)?;
-    u64::from_str_radix(hex.get(start..)?, 16).ok()
+/// The trace runs of `file`, read on first use.
+async fn traces_of(engine: &Engine, file: &SnapshotFile) -> Result<Arc<FileTraces>, QueryError> {
+    if let Some(traces) = engine.trace_index.lock().get(&file.path).cloned() {
+        return Ok(traces);
+    }
+    let path = file.path.clone();
+    let traces = tokio::task::spawn_blocking(move || FileTraces::read(&path))
+        .await
+        .map_err(|err| QueryError::Internal(format!("trace index task failed: {err}")))??;
+    let traces = Arc::new(traces);
+    engine
+        .trace_index
+        .lock()
+        .insert(file.path.clone(), traces.clone());
+    Ok(traces)
 }
 
-/// The files of `files` that may hold a trace whose id's low half is one of `low_halves`
-/// (exact on those 64 bits), indexing files not seen before.
-pub(crate) async fn files_holding(
+/// The files of `files` that hold a trace whose id's low half is one of `low_halves` (exact
+/// on those 64 bits), with their runs, indexing files not seen before.
+async fn holding(
     engine: &Engine,
     files: &[SnapshotFile],
     low_halves: &[u64],
-) -> Result<Vec<SnapshotFile>, QueryError> {
+) -> Result<Vec<(SnapshotFile, Arc<FileTraces>)>, QueryError> {
     let mut holding = Vec::new();
     for file in files {
-        let cached = engine.trace_index.lock().get(&file.path).cloned();
-        let ids = match cached {
-            Some(ids) => ids,
-            None => {
-                let ids = Arc::new(read_ids(engine, file).await?);
-                engine
-                    .trace_index
-                    .lock()
-                    .insert(file.path.clone(), ids.clone());
-                ids
-            }
-        };
-        if low_halves.iter().any(|low| ids.binary_search(low).is_ok()) {
-            holding.push(file.clone());
+        let traces = traces_of(engine, file).await?;
+        if traces.holds_any(low_halves) {
+            holding.push((file.clone(), traces));
         }
     }
     let published: HashSet<&PathBuf> = files.iter().map(|file| &file.path).collect();
@@ -71,62 +70,31 @@ pub(crate) async fn files_holding(
     Ok(holding)
 }
 
+/// Every row of `files` whose trace id's low half is one of `low_halves`; other traces sharing
+/// a low half come along, so callers compare full ids.
+pub(crate) async fn rows_of_traces(
+    engine: &Engine,
+    files: &[SnapshotFile],
+    low_halves: &[u64],
+) -> Result<Vec<RecordBatch>, QueryError> {
+    let holding = holding(engine, files, low_halves).await?;
+    if holding.is_empty() {
+        return Ok(Vec::new());
+    }
+    let low_halves = low_halves.to_vec();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut batches = Vec::new();
+        for (file, traces) in &holding {
+            batches.extend(traces.read_rows(&file.path, &low_halves)?);
+        }
+        Ok::<_, QueryError>(batches)
+    });
+    read.await
+        .map_err(|err| QueryError::Internal(format!("trace read task failed: {err}")))?
+}
+
 /// Indexes every published file not indexed yet, so the first lookups after a start do not
 /// pay for it.
 pub(crate) async fn warm(engine: &Engine, files: &[SnapshotFile]) -> Result<(), QueryError> {
-    files_holding(engine, files, &[]).await.map(|_| ())
-}
-
-async fn read_ids(engine: &Engine, file: &SnapshotFile) -> Result<Vec<u64>, QueryError> {
-    let one_file = TableSnapshot {
-        files: vec![file.clone()],
-        recent: Vec::new(),
-    };
-    let context =
-        context::spans_session(&engine.store, &engine.config, &engine.caches, one_file).await?;
-    let mut stream = context
-        .sql("SELECT trace_id FROM spans")
-        .await?
-        .execute_stream()
-        .await?;
-    let mut ids = Vec::new();
-    while let Some(batch) = stream.try_next().await? {
-        let column = cast(batch.column(0), &DataType::Utf8)?;
-        let Some(text) = column.as_any().downcast_ref::<StringArray>() else {
-            return Err(QueryError::Internal("trace_id is not text".to_string()));
-        };
-        let mut last = None;
-        for row in 0..text.len() {
-            // Files are sorted by trace id: equal ids are adjacent, skip them cheaply.
-            let hex = text.value(row);
-            if last == Some(hex) {
-                continue;
-            }
-            last = Some(hex);
-            if let Some(low) = low_half(hex) {
-                ids.push(low);
-            }
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids.shrink_to_fit();
-    Ok(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn low_half_reads_the_last_sixteen_digits() {
-        assert_eq!(
-            low_half("00000000000000000000000000000abc"),
-            Some(0xabc),
-            "full id"
-        );
-        assert_eq!(low_half("ffffffffffffffff"), Some(u64::MAX), "short id");
-        assert_eq!(low_half("abc"), None);
-        assert_eq!(low_half("zzzzzzzzzzzzzzzz"), None);
-    }
+    holding(engine, files, &[]).await.map(|_| ())
 }

@@ -4,9 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::compute::{max, min};
-use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 use periscope_storage::batch::spans_from_batch;
+use periscope_storage::trace_rows::low_half;
 use periscope_storage::{Signal, SnapshotFile, SpanId, SpanRow, TableSnapshot, TraceId};
 
 use crate::Engine;
@@ -52,19 +51,6 @@ pub struct TraceSearch {
     pub limit: usize,
 }
 
-pub(crate) async fn collect_spans(
-    context: &SessionContext,
-    sql: &str,
-) -> Result<Vec<SpanRow>, QueryError> {
-    let frame = context.sql(sql).await?;
-    let batches: Vec<_> = frame.execute_stream().await?.try_collect().await?;
-    let mut spans = Vec::new();
-    for batch in &batches {
-        spans.extend(spans_from_batch(batch)?);
-    }
-    Ok(spans)
-}
-
 /// Groups spans by trace, removing duplicate deliveries of the same span; each trace's spans
 /// in start order.
 pub fn assemble(spans: Vec<SpanRow>) -> HashMap<TraceId, Trace> {
@@ -92,41 +78,59 @@ pub fn assemble(spans: Vec<SpanRow>) -> HashMap<TraceId, Trace> {
 }
 
 /// Looks a trace up by id; 16-hex ids are matched as the low 64 bits too. Reads only the
-/// recent rows and the files whose trace index holds the id's low half.
+/// recent rows of the id's low half and, through the trace index, the rows of the files that
+/// hold it: no query plan.
 pub(crate) async fn trace_by_id(
     engine: &Engine,
     trace_id: TraceId,
     short_id: bool,
 ) -> Result<Option<Trace>, QueryError> {
     let hex = trace_id.to_hex();
-    let low_hex: &[u8; 16] = hex.as_bytes()[16..]
-        .try_into()
-        .map_err(|_| QueryError::Internal(format!("trace id {hex} is not 32 hex digits")))?;
-    let mut snapshot = engine.store.snapshot_picking(Signal::Spans, |batch| {
-        recent_rows::rows_of_trace(batch, low_hex)
-    })?;
-    let low = trace_index::low_half(&hex)
+    let low = low_half(&hex)
         .ok_or_else(|| QueryError::Internal(format!("trace id {hex} is not 32 hex digits")))?;
-    snapshot.files = trace_index::files_holding(engine, &snapshot.files, &[low]).await?;
-    let context =
-        context::spans_session(&engine.store, &engine.config, &engine.caches, snapshot).await?;
-    let sql = format!("SELECT * FROM spans WHERE trace_id = {}", literal(&hex));
-    let mut spans = collect_spans(&context, &sql).await?;
-    if spans.is_empty() && short_id {
-        let low = &hex[16..];
-        let sql = format!(
-            "SELECT * FROM spans WHERE substr(trace_id, 17) = {}",
-            literal(low)
-        );
-        spans = collect_spans(&context, &sql).await?;
-    }
+    let low_hex = recent_rows::low_half_hex(low);
+    let snapshot = engine.store.snapshot_picking(Signal::Spans, |batch| {
+        recent_rows::rows_of_traces(batch, &[low_hex])
+    })?;
+    let spans = spans_by_low_half(engine, &snapshot, &[low]).await?;
     let mut traces = assemble(spans);
+    if let Some(trace) = traces.remove(&trace_id) {
+        return Ok(Some(trace));
+    }
+    if !short_id {
+        return Ok(None);
+    }
     // A 64-bit id can match several traces in theory; the newest one wins.
     let newest = traces
         .values()
         .max_by_key(|trace| trace.spans.first().map(|span| span.start_time_unix_nano))
         .map(|trace| trace.trace_id);
     Ok(newest.and_then(|id| traces.remove(&id)))
+}
+
+/// The spans of `snapshot` whose trace id's low 64 bits are one of `low_halves`: the recent
+/// rows that match, and the rows the trace index finds in its files. Traces sharing a low half
+/// with a wanted one come along; callers pick by full id.
+async fn spans_by_low_half(
+    engine: &Engine,
+    snapshot: &TableSnapshot,
+    low_halves: &[u64],
+) -> Result<Vec<SpanRow>, QueryError> {
+    let mut hex: Vec<[u8; 16]> = low_halves
+        .iter()
+        .map(|low| recent_rows::low_half_hex(*low))
+        .collect();
+    hex.sort_unstable();
+    let mut spans = Vec::new();
+    for batch in &snapshot.recent {
+        if let Some(rows) = recent_rows::rows_of_traces(batch, &hex)? {
+            spans.extend(spans_from_batch(&rows)?);
+        }
+    }
+    for batch in trace_index::rows_of_traces(engine, &snapshot.files, low_halves).await? {
+        spans.extend(spans_from_batch(&batch)?);
+    }
+    Ok(spans)
 }
 
 /// Lowercase OTLP span kind names by kind number, as Jaeger's `span.kind` tag spells them.
@@ -264,20 +268,11 @@ pub(crate) async fn search(
     if ordered.is_empty() {
         return Ok(Vec::new());
     }
-    let id_list: Vec<String> = ordered.iter().map(|(id, _)| literal(id)).collect();
-    let spans_sql = format!(
-        "SELECT * FROM spans WHERE trace_id IN ({})",
-        id_list.join(", ")
-    );
     let low_halves: Vec<u64> = ordered
         .iter()
-        .filter_map(|(hex, _)| trace_index::low_half(hex))
+        .filter_map(|(hex, _)| low_half(hex))
         .collect();
-    let mut holding = snapshot;
-    holding.files = trace_index::files_holding(engine, &holding.files, &low_halves).await?;
-    let context =
-        context::spans_session(&engine.store, &engine.config, &engine.caches, holding).await?;
-    let mut traces = assemble(collect_spans(&context, &spans_sql).await?);
+    let mut traces = assemble(spans_by_low_half(engine, &snapshot, &low_halves).await?);
     Ok(ordered
         .iter()
         .filter_map(|(hex, _)| TraceId::from_hex(hex).and_then(|id| traces.remove(&id)))

@@ -16,6 +16,7 @@ pub mod model;
 pub mod parquet_file;
 pub mod span_stats;
 pub mod store;
+pub mod trace_rows;
 pub mod value;
 
 pub use config::StorageConfig;

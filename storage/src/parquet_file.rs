@@ -104,11 +104,18 @@ fn spans_by_trace_id(batches: &[RecordBatch]) -> Result<Vec<(usize, usize)>, Sto
 fn column_encodings(signal: Signal) -> &'static [(&'static str, Encoding)] {
     match signal {
         Signal::Spans => &[
+            // Sorted by trace id, each id repeats over its trace's rows, which zstd finds
+            // without a dictionary; the dictionary (~140 KB a row group) had to be read and
+            // decoded whole by every lookup by id (44.1 vs 45.1 B/span without it).
+            ("trace_id", Encoding::DELTA_LENGTH_BYTE_ARRAY),
             ("span_id", Encoding::DELTA_LENGTH_BYTE_ARRAY),
             ("parent_span_id", Encoding::DELTA_LENGTH_BYTE_ARRAY),
             ("start_time_unix_nano", Encoding::BYTE_STREAM_SPLIT),
             ("end_time_unix_nano", Encoding::BYTE_STREAM_SPLIT),
             ("duration_ns", Encoding::BYTE_STREAM_SPLIT),
+            // Event lists as JSON, one span in ten: nearly every value is distinct, so the
+            // dictionary (~1 MB decoded a row group) only cost lookups time.
+            ("events", Encoding::DELTA_LENGTH_BYTE_ARRAY),
         ],
         Signal::Metrics | Signal::Logs => &[],
     }
