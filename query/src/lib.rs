@@ -17,6 +17,8 @@ mod recent_rows;
 mod services;
 mod sql;
 mod summaries;
+#[cfg(test)]
+mod test_support;
 mod trace_index;
 mod traces;
 

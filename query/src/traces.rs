@@ -349,6 +349,74 @@ fn recent_time_range(batches: &[RecordBatch]) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::QueryConfig;
+    use crate::test_support::{span_row, store_with_parts};
+
+    fn span(trace_id: [u8; 16], span: u64, start: i64) -> SpanRow {
+        span_row(trace_id, span, start, "shop")
+    }
+
+    fn id(high: u64, low: u64) -> [u8; 16] {
+        ((u128::from(high) << 64) | u128::from(low)).to_be_bytes()
+    }
+
+    fn span_ids(trace: &Trace) -> Vec<u64> {
+        trace
+            .spans
+            .iter()
+            .map(|span| u64::from_be_bytes(span.span_id.0))
+            .collect()
+    }
+
+    /// One trace spread over two files and the recent rows (one span delivered twice), a
+    /// newer trace sharing its low 64 bits, and 100 other traces in every part: a lookup by the
+    /// full id returns exactly the first trace's spans, each once, in start order; a lookup by
+    /// the low half returns the newest trace having it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lookup_by_id_gathers_a_trace_from_files_and_recent_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let wanted = id(0xaaaa, 0x1234);
+        let twin = id(0xbbbb, 0x1234);
+        let parts = [
+            vec![span(wanted, 1, 10), span(wanted, 2, 20)],
+            vec![span(wanted, 3, 30), span(twin, 9, 90)],
+            vec![span(wanted, 4, 15), span(wanted, 2, 20)],
+        ];
+        let parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut rows)| {
+                rows.extend(
+                    (0..100).map(|trace| span(id(trace, trace + 1), 1000 + index as u64, 5)),
+                );
+                rows
+            })
+            .collect();
+        let store = store_with_parts(dir.path(), parts).await;
+        let engine = crate::Engine::new(store.clone(), QueryConfig::default()).unwrap();
+
+        let trace = engine.trace(TraceId(wanted), false).await.unwrap().unwrap();
+        assert_eq!(trace.trace_id, TraceId(wanted));
+        assert_eq!(
+            span_ids(&trace),
+            [1, 4, 2, 3],
+            "each span once, in start order"
+        );
+
+        let by_low = engine.trace(TraceId(id(0, 0x1234)), true).await.unwrap();
+        assert_eq!(
+            by_low.unwrap().trace_id,
+            TraceId(twin),
+            "the newest trace wins"
+        );
+        let exact_only = engine.trace(TraceId(id(0, 0x1234)), false).await.unwrap();
+        assert!(exact_only.is_none(), "a full id matches only itself");
+        let missing = engine
+            .trace(TraceId(id(0xaaaa, 0x9999)), true)
+            .await
+            .unwrap();
+        assert!(missing.is_none());
+    }
 
     #[test]
     fn special_tags_map_to_span_fields() {

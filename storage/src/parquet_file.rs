@@ -208,21 +208,22 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
     use crate::batch::{spans_from_batch, spans_to_batch};
     use crate::model::{SpanId, SpanRow, TraceId};
 
-    fn span(trace: u8, span: u8, start: i64) -> SpanRow {
+    /// A plain span named after its id's last byte, 10 ns long (shared by the storage tests).
+    pub(crate) fn span_row(trace_id: [u8; 16], span_id: [u8; 8], start: i64) -> SpanRow {
         SpanRow {
-            trace_id: TraceId([trace; 16]),
-            span_id: SpanId([span; 8]),
+            trace_id: TraceId(trace_id),
+            span_id: SpanId(span_id),
             parent_span_id: None,
             trace_state: String::new(),
             flags: 0,
-            name: format!("op {span}"),
+            name: format!("op {}", span_id[7]),
             kind: 1,
             start_time_unix_nano: start,
             end_time_unix_nano: start + 10,
@@ -236,6 +237,10 @@ mod tests {
             dropped_links_count: 0,
             origin: Default::default(),
         }
+    }
+
+    fn span(trace: u8, span: u8, start: i64) -> SpanRow {
+        span_row([trace; 16], [span; 8], start)
     }
 
     #[test]

@@ -191,30 +191,12 @@ impl RunCollector {
 mod tests {
     use super::*;
     use crate::batch::{spans_from_batch, spans_to_batch};
-    use crate::model::{Signal, SpanId, SpanRow, TraceId};
+    use crate::model::{Signal, SpanRow, TraceId};
+    use crate::parquet_file::tests::span_row;
     use crate::parquet_file::write_parquet;
 
     fn span(trace_id: [u8; 16], span: u8, start: i64) -> SpanRow {
-        SpanRow {
-            trace_id: TraceId(trace_id),
-            span_id: SpanId([span; 8]),
-            parent_span_id: None,
-            trace_state: String::new(),
-            flags: 0,
-            name: format!("op {span}"),
-            kind: 1,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + 10,
-            status_code: 0,
-            status_message: String::new(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            origin: Default::default(),
-        }
+        span_row(trace_id, [span; 8], start)
     }
 
     fn id(high: u64, low: u64) -> [u8; 16] {

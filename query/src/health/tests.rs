@@ -2,12 +2,11 @@
 //! spread over three flushes and the recent rows (children before and after their parents),
 //! several services, errors, entry and non-entry spans.
 
-use std::sync::Arc;
-
 use periscope_storage::span_stats::TIME_BUCKET_NS;
-use periscope_storage::{IngestBatch, Origin, SpanId, SpanRow, StorageConfig, Store, TraceId};
+use periscope_storage::{SpanId, SpanRow, Store};
 
 use crate::services::{self, DependencyEdge, RequestStats, TimeWindow};
+use crate::test_support::{span_row, store_with_parts};
 use crate::{Engine, QueryConfig, context};
 
 /// Aligned to the time buckets, so a window can cover whole buckets.
@@ -34,54 +33,31 @@ fn span(trace: u64, step: usize) -> SpanRow {
     let start = BASE_NS + (trace * 150_000_000) as i64 + depth as i64 * 1_000;
     let duration = 1_000_000 * (1 + (trace * 7 + depth * 13) % 300) as i64;
     SpanRow {
-        trace_id: TraceId(trace_bytes),
-        span_id: id(step),
         parent_span_id: (step > 0).then(|| id(step - 1)),
-        trace_state: String::new(),
-        flags: 0,
         name: format!("op {}", (trace + depth) % 3),
         kind,
-        start_time_unix_nano: start,
         end_time_unix_nano: start + duration,
         status_code: if (trace + depth).is_multiple_of(11) {
             2
         } else {
             0
         },
-        status_message: String::new(),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: Vec::new(),
-        dropped_events_count: 0,
-        links: Vec::new(),
-        dropped_links_count: 0,
-        origin: Arc::new(Origin {
-            service_name: service.to_string(),
-            ..Origin::default()
-        }),
+        ..span_row(trace_bytes, trace * 16 + step as u64 + 1, start, service)
     }
 }
 
 /// A store holding three flushed files and recent rows; `phase` 3 stays unflushed.
 async fn stored(dir: &std::path::Path) -> Store {
-    let config = StorageConfig {
-        flush_interval_secs: 3600,
-        ..StorageConfig::default()
-    };
-    let store = Store::open(dir, config).unwrap();
-    for phase in 0..4 {
-        let rows: Vec<SpanRow> = (0..TRACES)
-            .flat_map(|trace| (0..CHAIN.len()).map(move |step| (trace, step)))
-            .filter(|(trace, step)| (trace * 7 + *step as u64 * 5) % 4 == phase)
-            .map(|(trace, step)| span(trace, step))
-            .collect();
-        let prepared = Store::prepare(IngestBatch::Spans(rows)).unwrap();
-        store.append(prepared).await.unwrap();
-        if phase < 3 {
-            store.flush_now().unwrap();
-        }
-    }
-    store
+    let parts = (0..4)
+        .map(|phase| {
+            (0..TRACES)
+                .flat_map(|trace| (0..CHAIN.len()).map(move |step| (trace, step)))
+                .filter(|(trace, step)| (trace * 7 + *step as u64 * 5) % 4 == phase)
+                .map(|(trace, step)| span(trace, step))
+                .collect()
+        })
+        .collect();
+    store_with_parts(dir, parts).await
 }
 
 struct Both {
