@@ -54,6 +54,19 @@ pub(crate) fn rows_of_traces(
     Ok(Some(take_record_batch(batch, &UInt32Array::from(rows))?))
 }
 
+/// The rows of `batches` whose trace id's low 64 bits are one of `low_halves`.
+pub(crate) fn pick(
+    batches: &[RecordBatch],
+    low_halves: &[u64],
+) -> Result<Vec<RecordBatch>, QueryError> {
+    let mut hex: Vec<[u8; 16]> = low_halves.iter().map(|low| low_half_hex(*low)).collect();
+    hex.sort_unstable();
+    batches
+        .iter()
+        .filter_map(|batch| rows_of_traces(batch, &hex).transpose())
+        .collect()
+}
+
 /// `low` as the 16 lowercase hex digits ending a trace id.
 pub(crate) fn low_half_hex(low: u64) -> [u8; 16] {
     let mut hex = [0u8; 16];

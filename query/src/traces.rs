@@ -108,24 +108,18 @@ pub(crate) async fn trace_by_id(
     Ok(newest.and_then(|id| traces.remove(&id)))
 }
 
-/// The spans of `snapshot` whose trace id's low 64 bits are one of `low_halves`: the recent
-/// rows that match, and the rows the trace index finds in its files. Traces sharing a low half
-/// with a wanted one come along; callers pick by full id.
+/// The spans of `snapshot` whose trace id's low 64 bits are one of `low_halves`: its recent
+/// rows (already picked by [`recent_rows::rows_of_traces`]) and the rows the trace index finds
+/// in its files. Traces sharing a low half with a wanted one come along; callers pick by full
+/// id.
 async fn spans_by_low_half(
     engine: &Engine,
     snapshot: &TableSnapshot,
     low_halves: &[u64],
 ) -> Result<Vec<SpanRow>, QueryError> {
-    let mut hex: Vec<[u8; 16]> = low_halves
-        .iter()
-        .map(|low| recent_rows::low_half_hex(*low))
-        .collect();
-    hex.sort_unstable();
     let mut spans = Vec::new();
     for batch in &snapshot.recent {
-        if let Some(rows) = recent_rows::rows_of_traces(batch, &hex)? {
-            spans.extend(spans_from_batch(&rows)?);
-        }
+        spans.extend(spans_from_batch(batch)?);
     }
     for batch in trace_index::rows_of_traces(engine, &snapshot.files, low_halves).await? {
         spans.extend(spans_from_batch(&batch)?);
@@ -272,7 +266,9 @@ pub(crate) async fn search(
         .iter()
         .filter_map(|(hex, _)| low_half(hex))
         .collect();
-    let mut traces = assemble(spans_by_low_half(engine, &snapshot, &low_halves).await?);
+    let mut picked = snapshot;
+    picked.recent = recent_rows::pick(&picked.recent, &low_halves)?;
+    let mut traces = assemble(spans_by_low_half(engine, &picked, &low_halves).await?);
     Ok(ordered
         .iter()
         .filter_map(|(hex, _)| TraceId::from_hex(hex).and_then(|id| traces.remove(&id)))
