@@ -349,7 +349,7 @@ mod tests {
     use crate::test_support::{span_row, store_with_parts};
 
     fn span(trace_id: [u8; 16], span: u64, start: i64) -> SpanRow {
-        span_row(trace_id, span, start, "shop")
+        span_row(trace_id, span.to_be_bytes(), start, "shop")
     }
 
     fn id(high: u64, low: u64) -> [u8; 16] {

@@ -16,6 +16,8 @@ pub mod model;
 pub mod parquet_file;
 pub mod span_stats;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod trace_rows;
 pub mod value;
 

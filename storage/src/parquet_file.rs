@@ -208,39 +208,21 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
     use crate::batch::{spans_from_batch, spans_to_batch};
-    use crate::model::{SpanId, SpanRow, TraceId};
-
-    /// A plain span named after its id's last byte, 10 ns long (shared by the storage tests).
-    pub(crate) fn span_row(trace_id: [u8; 16], span_id: [u8; 8], start: i64) -> SpanRow {
-        SpanRow {
-            trace_id: TraceId(trace_id),
-            span_id: SpanId(span_id),
-            parent_span_id: None,
-            trace_state: String::new(),
-            flags: 0,
-            name: format!("op {}", span_id[7]),
-            kind: 1,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + 10,
-            status_code: 0,
-            status_message: String::new(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            origin: Default::default(),
-        }
-    }
+    use crate::model::SpanRow;
+    use crate::test_support::span_row;
 
     fn span(trace: u8, span: u8, start: i64) -> SpanRow {
-        span_row([trace; 16], [span; 8], start)
+        SpanRow {
+            name: format!("op {span}"),
+            kind: 1,
+            end_time_unix_nano: start + 10,
+            ..span_row([trace; 16], [span; 8], start, "")
+        }
     }
 
     #[test]

@@ -192,11 +192,11 @@ mod tests {
     use super::*;
     use crate::batch::{spans_from_batch, spans_to_batch};
     use crate::model::{Signal, SpanRow, TraceId};
-    use crate::parquet_file::tests::span_row;
     use crate::parquet_file::write_parquet;
+    use crate::test_support::span_row;
 
     fn span(trace_id: [u8; 16], span: u8, start: i64) -> SpanRow {
-        span_row(trace_id, [span; 8], start)
+        span_row(trace_id, [span; 8], start, "shop")
     }
 
     fn id(high: u64, low: u64) -> [u8; 16] {

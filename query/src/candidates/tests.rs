@@ -24,7 +24,12 @@ fn span(trace: u64, step: u64) -> SpanRow {
             // Rare and irregular, so a match can be far from the newest trace.
             AttrValue::Str(TIERS[((trace * trace + step) % 13 % 3) as usize].to_string()),
         )],
-        ..span_row(trace_bytes, trace * 8 + step + 1, start, service)
+        ..span_row(
+            trace_bytes,
+            (trace * 8 + step + 1).to_be_bytes(),
+            start,
+            service,
+        )
     }
 }
 

@@ -42,7 +42,7 @@ fn span(trace: u64, step: usize) -> SpanRow {
         } else {
             0
         },
-        ..span_row(trace_bytes, trace * 16 + step as u64 + 1, start, service)
+        ..span_row(trace_bytes, id(step).0, start, service)
     }
 }
 

@@ -177,36 +177,20 @@ pub fn summarize_flush(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::batch::spans_to_batch;
-    use crate::model::{Origin, SpanId, SpanRow, TraceId};
+    use crate::model::{SpanId, SpanRow};
     use crate::span_stats::TIME_BUCKET_NS;
+    use crate::test_support::span_row;
 
     fn span(service: &str, span: u8, parent: Option<u8>, kind: i32, start: i64) -> SpanRow {
         SpanRow {
-            trace_id: TraceId([1; 16]),
-            span_id: SpanId([span; 8]),
             parent_span_id: parent.map(|parent| SpanId([parent; 8])),
-            trace_state: String::new(),
-            flags: 0,
             name: format!("op {}", span % 2),
             kind,
-            start_time_unix_nano: start,
             end_time_unix_nano: start + 1_000_000,
             status_code: if span == 3 { 2 } else { 0 },
-            status_message: String::new(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            origin: Arc::new(Origin {
-                service_name: service.to_string(),
-                ..Origin::default()
-            }),
+            ..span_row([1; 16], [span; 8], start, service)
         }
     }
 

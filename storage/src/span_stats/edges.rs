@@ -243,35 +243,17 @@ pub fn resolve_edges(batches: &[StatRows], carry: &EdgeCarry) -> Resolution {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::batch::spans_to_batch;
-    use crate::model::{Origin, SpanId, SpanRow, TraceId};
+    use crate::model::{SpanId, SpanRow};
+    use crate::test_support::span_row;
 
     fn span(service: &str, span: u8, parent: Option<u8>, status: i32) -> SpanRow {
         SpanRow {
-            trace_id: TraceId([7; 16]),
-            span_id: SpanId([span; 8]),
             parent_span_id: parent.map(|parent| SpanId([parent; 8])),
-            trace_state: String::new(),
-            flags: 0,
-            name: "op".to_string(),
-            kind: 2,
-            start_time_unix_nano: 1_000 + i64::from(span),
             end_time_unix_nano: 2_000,
             status_code: status,
-            status_message: String::new(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            origin: Arc::new(Origin {
-                service_name: service.to_string(),
-                ..Origin::default()
-            }),
+            ..span_row([7; 16], [span; 8], 1_000 + i64::from(span), service)
         }
     }
 

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use periscope_query::{Origin, SpanId, SpanLink, TraceId};
+use periscope_storage::test_support::span_row;
 use serde_json::{Value, json};
 
 use super::*;
@@ -23,24 +24,12 @@ fn origin(service: &str, host: &str) -> Arc<Origin> {
 
 fn span(id: u8, parent: Option<u8>, origin: Arc<Origin>) -> SpanRow {
     SpanRow {
-        trace_id: TraceId([0xab; 16]),
-        span_id: SpanId([id; 8]),
         parent_span_id: parent.map(|parent| SpanId([parent; 8])),
-        trace_state: String::new(),
         flags: 0x101,
         name: format!("op {id}"),
-        kind: 2,
-        start_time_unix_nano: 5_000_123_456,
         end_time_unix_nano: 5_002_123_456,
-        status_code: 0,
-        status_message: String::new(),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: Vec::new(),
-        dropped_events_count: 0,
-        links: Vec::new(),
-        dropped_links_count: 0,
         origin,
+        ..span_row([0xab; 16], [id; 8], 5_000_123_456, "")
     }
 }
 

@@ -253,31 +253,14 @@ impl RowPlan<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use periscope_query::{Origin, TraceId};
+    use periscope_storage::test_support::span_row;
 
     fn span(id: u8, parent: Option<u8>, start: i64, end: i64) -> SpanRow {
         SpanRow {
-            trace_id: TraceId([1; 16]),
-            span_id: SpanId([id; 8]),
             parent_span_id: parent.map(|p| SpanId([p; 8])),
-            trace_state: String::new(),
-            flags: 0,
             name: format!("span {id}"),
-            kind: 2,
-            start_time_unix_nano: start,
             end_time_unix_nano: end,
-            status_code: 0,
-            status_message: String::new(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            origin: std::sync::Arc::new(Origin {
-                service_name: "svc".to_string(),
-                ..Origin::default()
-            }),
+            ..span_row([1; 16], [id; 8], start, "svc")
         }
     }
 
