@@ -1,7 +1,8 @@
 //! Criterion micro-benchmarks of the span ingest stages, each on the standard trace workload
 //! of `periscope bench` (100 spans per request), so every stage's cost per span can be set
 //! beside its limit in shared/PERFORMANCE.md:
-//! OTLP decode → row conversion → Arrow batch → WAL payload (IPC) + append → Parquet encode.
+//! OTLP bytes → span columns (read, checked and built in one pass) → WAL payload (IPC) +
+//! append → Parquet encode.
 //!
 //! Run: `cargo bench --bench ingest_stages` (docs/benchmarks.md).
 
@@ -10,10 +11,9 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use periscope::bench::workload::TraceWorkload;
-use periscope_collector::stages::{decode_traces, traces_to_rows};
-use periscope_storage::batch::spans_to_batch;
+use periscope_collector::stages::traces_to_batch;
 use periscope_storage::ipc::encode_payload;
 use periscope_storage::model::Signal;
 use periscope_storage::parquet_file::write_parquet;
@@ -38,25 +38,13 @@ fn requests(count: usize) -> Vec<Vec<u8>> {
 
 fn stages(c: &mut Criterion) {
     let body = requests(1).remove(0);
-    let spans_in_body = traces_to_rows(decode_traces(&body).unwrap()).len() as u64;
+    let batch = traces_to_batch(&body).unwrap();
     let mut group = c.benchmark_group("span_ingest");
-    group.throughput(Throughput::Elements(spans_in_body));
+    group.throughput(Throughput::Elements(batch.num_rows() as u64));
 
-    group.bench_function("otlp_decode", |b| {
-        b.iter(|| decode_traces(black_box(&body)).unwrap())
+    group.bench_function("otlp_to_columns", |b| {
+        b.iter(|| traces_to_batch(black_box(&body)).unwrap())
     });
-    group.bench_function("row_conversion", |b| {
-        b.iter_batched(
-            || decode_traces(&body).unwrap(),
-            traces_to_rows,
-            BatchSize::SmallInput,
-        )
-    });
-    let rows = traces_to_rows(decode_traces(&body).unwrap());
-    group.bench_function("arrow_batch", |b| {
-        b.iter(|| spans_to_batch(black_box(&rows)).unwrap())
-    });
-    let batch = spans_to_batch(&rows).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _) = Wal::open(
         WalConfig {
@@ -81,7 +69,7 @@ fn stages(c: &mut Criterion) {
 
     let batches: Vec<_> = requests(SPANS_PER_FILE / SPANS_PER_REQUEST)
         .iter()
-        .map(|body| spans_to_batch(&traces_to_rows(decode_traces(body).unwrap())).unwrap())
+        .map(|body| traces_to_batch(body).unwrap())
         .collect();
     let spans: u64 = batches.iter().map(|batch| batch.num_rows() as u64).sum();
     let mut group = c.benchmark_group("span_flush");

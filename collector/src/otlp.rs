@@ -2,5 +2,6 @@
 
 pub(crate) mod convert;
 pub(crate) mod json;
+pub(crate) mod proto_reader;
 #[rustfmt::skip]
 pub(crate) mod wire;

@@ -12,8 +12,10 @@ use tokio::sync::Semaphore;
 use crate::config::IngestConfig;
 use crate::decompress::{Encoding, decompress};
 use crate::error::CollectorError;
-use crate::otlp::convert::{Conversion, Limits, convert_logs, convert_metrics, convert_traces};
-use crate::otlp::json::decode_json;
+use crate::otlp::convert::{
+    Conversion, Limits, check_count, convert_logs, convert_metrics, convert_traces,
+};
+use crate::otlp::json::{decode_json, json_to_protobuf};
 use crate::otlp::wire;
 use crate::stats::IngestStats;
 
@@ -160,20 +162,12 @@ where
     }
 }
 
-fn check_count(count: usize, max_records: usize) -> Result<(), CollectorError> {
-    if count > max_records {
-        return Err(CollectorError::TooLarge(format!(
-            "request holds {count} records; the limit is {max_records} (ingest.max_records_per_request)"
-        )));
-    }
-    Ok(())
-}
-
-fn finish<Row>(
-    conversion: Conversion<Row>,
+fn finish<Rows>(
+    conversion: Conversion<Rows>,
     noun: &str,
     dropped_log_ids: u64,
-    to_batch: impl FnOnce(Vec<Row>) -> IngestBatch,
+    accepted: usize,
+    to_batch: impl FnOnce(Rows) -> Result<IngestBatch, periscope_storage::StorageError>,
 ) -> Result<Converted, CollectorError> {
     let soft_limits = [
         conversion.invalid_utf8,
@@ -190,15 +184,14 @@ fn finish<Row>(
         .iter()
         .map(|(reason, count)| (*reason, *count))
         .collect();
-    let accepted = conversion.rows.len() as u64;
-    let prepared = if conversion.rows.is_empty() {
+    let prepared = if accepted == 0 {
         None
     } else {
-        Some(Store::prepare(to_batch(conversion.rows))?)
+        Some(Store::prepare(to_batch(conversion.rows)?)?)
     };
     Ok(Converted {
         prepared,
-        accepted,
+        accepted: accepted as u64,
         outcome,
         reasons,
         soft_limits,
@@ -215,23 +208,18 @@ fn convert(
     use opentelemetry_proto::tonic::collector as strict;
     match signal {
         Signal::Spans => {
-            let request = decode::<
-                strict::trace::v1::ExportTraceServiceRequest,
-                wire::collector::trace::v1::ExportTraceServiceRequest,
-            >(format, body)?;
-            let count = request
-                .resource_spans
-                .iter()
-                .flat_map(|group| &group.scope_spans)
-                .map(|scope| scope.spans.len())
-                .sum();
-            check_count(count, max_records)?;
-            finish(
-                convert_traces(request, limits),
-                "spans",
-                0,
-                IngestBatch::Spans,
-            )
+            let conversion = match format {
+                Format::Protobuf => convert_traces(body, limits, max_records)?,
+                Format::Json => convert_traces(
+                    &json_to_protobuf::<strict::trace::v1::ExportTraceServiceRequest>(body)?,
+                    limits,
+                    max_records,
+                )?,
+            };
+            let accepted = conversion.rows.len();
+            finish(conversion, "spans", 0, accepted, |builder| {
+                Ok(IngestBatch::SpanBatch(builder.finish()?))
+            })
         }
         Signal::Logs => {
             let request = decode::<
@@ -246,7 +234,10 @@ fn convert(
                 .sum();
             check_count(count, max_records)?;
             let (conversion, dropped_ids) = convert_logs(request, limits);
-            finish(conversion, "log records", dropped_ids, IngestBatch::Logs)
+            let accepted = conversion.rows.len();
+            finish(conversion, "log records", dropped_ids, accepted, |rows| {
+                Ok(IngestBatch::Logs(rows))
+            })
         }
         Signal::Metrics => {
             let request = decode::<
@@ -258,7 +249,10 @@ fn convert(
                 conversion.rows.len() + conversion.rejected as usize,
                 max_records,
             )?;
-            finish(conversion, "data points", 0, IngestBatch::Metrics)
+            let accepted = conversion.rows.len();
+            finish(conversion, "data points", 0, accepted, |rows| {
+                Ok(IngestBatch::Metrics(rows))
+            })
         }
     }
 }

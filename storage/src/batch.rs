@@ -5,10 +5,12 @@
 pub(crate) mod columns;
 mod logs;
 mod metrics;
+mod span_builder;
 mod spans;
 
 pub use logs::{logs_from_batch, logs_schema, logs_to_batch};
 pub use metrics::{metrics_from_batch, metrics_schema, metrics_to_batch};
+pub use span_builder::{SpanBatch, SpanBatchBuilder, SpanFields};
 pub use spans::{spans_from_batch, spans_schema, spans_to_batch};
 
 use arrow::datatypes::SchemaRef;

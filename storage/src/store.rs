@@ -47,6 +47,8 @@ const MAX_RECORD_BYTES: u32 = 96 << 20;
 pub enum IngestBatch {
     /// Spans.
     Spans(Vec<SpanRow>),
+    /// Spans already in columns (the collector builds them straight from the request).
+    SpanBatch(crate::batch::SpanBatch),
     /// Log records.
     Logs(Vec<LogRow>),
     /// Metric data points.
@@ -228,6 +230,9 @@ impl Store {
     pub fn prepare(batch: IngestBatch) -> Result<PreparedAppend, StorageError> {
         let (signal, num_records, record_batch, logs) = match batch {
             IngestBatch::Spans(rows) => (Signal::Spans, rows.len(), spans_to_batch(&rows)?, None),
+            IngestBatch::SpanBatch(batch) => {
+                (Signal::Spans, batch.num_rows(), batch.into_inner(), None)
+            }
             IngestBatch::Logs(rows) => {
                 (Signal::Logs, rows.len(), logs_to_batch(&rows)?, Some(rows))
             }

@@ -53,14 +53,18 @@ impl AttrValue {
     /// Writes the display text into `out` (an Arrow string builder on the ingest path, so
     /// numbers become column bytes without a temporary string).
     pub fn write_display(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        self.as_ref().write_display(out)
+    }
+
+    /// A borrowed view, the form the column builders take.
+    pub fn as_ref(&self) -> AttrRef<'_> {
         match self {
-            AttrValue::Str(text) => out.write_str(text),
-            AttrValue::Bool(flag) => out.write_str(if *flag { "true" } else { "false" }),
-            AttrValue::Int(number) => write!(out, "{number}"),
-            AttrValue::Double(number) => write_double(*number, out),
-            AttrValue::Bytes(bytes) => out.write_str(&BASE64.encode(bytes)),
-            AttrValue::Empty => Ok(()),
-            AttrValue::Array(_) | AttrValue::Map(_) => write!(out, "{}", self.to_plain_json()),
+            AttrValue::Str(text) => AttrRef::Str(text),
+            AttrValue::Bool(flag) => AttrRef::Bool(*flag),
+            AttrValue::Int(number) => AttrRef::Int(*number),
+            AttrValue::Double(number) => AttrRef::Double(*number),
+            AttrValue::Bytes(bytes) => AttrRef::Bytes(bytes),
+            AttrValue::Array(_) | AttrValue::Map(_) | AttrValue::Empty => AttrRef::Complex(self),
         }
     }
 
@@ -135,31 +139,75 @@ pub fn typed_json(attributes: &Attributes) -> Option<String> {
 /// Writes what [`typed_json`] returns into `out`; false (and nothing written) when every
 /// value is a string.
 pub fn write_typed_json(attributes: &Attributes, out: &mut impl std::fmt::Write) -> bool {
-    if attributes
-        .iter()
-        .all(|(_, value)| matches!(value, AttrValue::Str(_)))
-    {
+    write_typed_codes(attributes.iter().map(|(_, value)| value.as_ref()), out)
+}
+
+/// [`write_typed_json`] over borrowed values: the one implementation of the encoding, so
+/// rows built from a request and rows built from [`Attributes`] are byte-identical.
+pub fn write_typed_codes<'a>(
+    values: impl Iterator<Item = AttrRef<'a>> + Clone,
+    out: &mut impl std::fmt::Write,
+) -> bool {
+    if values.clone().all(|value| matches!(value, AttrRef::Str(_))) {
         return false;
     }
     let mut complex: Vec<&AttrValue> = Vec::new();
-    for (_, value) in attributes {
-        let _ = out.write_char(match value {
-            AttrValue::Str(_) => 's',
-            AttrValue::Bool(_) => 'b',
-            AttrValue::Int(_) => 'i',
-            AttrValue::Double(_) => 'd',
-            AttrValue::Bytes(_) => 'y',
-            AttrValue::Array(_) | AttrValue::Map(_) | AttrValue::Empty => {
-                complex.push(value);
-                'j'
-            }
-        });
+    for value in values {
+        let _ = out.write_char(value.type_code());
+        if let AttrRef::Complex(value) = value {
+            complex.push(value);
+        }
     }
     if !complex.is_empty() {
         let json = serde_json::to_string(&complex).unwrap_or_else(|_| "[]".to_string());
         let _ = write!(out, "\t{json}");
     }
     true
+}
+
+/// An attribute value borrowed from wherever it lives: a request body on the ingest path,
+/// an [`AttrValue`] elsewhere. Arrays, maps and empty values are rare and stay owned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrRef<'a> {
+    /// `stringValue`.
+    Str(&'a str),
+    /// `boolValue`.
+    Bool(bool),
+    /// `intValue`.
+    Int(i64),
+    /// `doubleValue`.
+    Double(f64),
+    /// `bytesValue`.
+    Bytes(&'a [u8]),
+    /// `arrayValue`, `kvlistValue` or no value.
+    Complex(&'a AttrValue),
+}
+
+impl AttrRef<'_> {
+    /// The display text: strings verbatim, everything else as JSON.
+    pub fn write_display(self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match self {
+            AttrRef::Str(text) => out.write_str(text),
+            AttrRef::Bool(flag) => out.write_str(if flag { "true" } else { "false" }),
+            AttrRef::Int(number) => write!(out, "{number}"),
+            AttrRef::Double(number) => write_double(number, out),
+            AttrRef::Bytes(bytes) => out.write_str(&BASE64.encode(bytes)),
+            AttrRef::Complex(AttrValue::Empty) => Ok(()),
+            AttrRef::Complex(value) => write!(out, "{}", value.to_plain_json()),
+        }
+    }
+
+    /// The one-letter type code of [`typed_json`].
+    fn type_code(self) -> char {
+        match self {
+            AttrRef::Str(_) => 's',
+            AttrRef::Bool(_) => 'b',
+            AttrRef::Int(_) => 'i',
+            AttrRef::Double(_) => 'd',
+            AttrRef::Bytes(_) => 'y',
+            AttrRef::Complex(_) => 'j',
+        }
+    }
 }
 
 fn parse_scalar(code: char, text: &str) -> Option<AttrValue> {

@@ -6,7 +6,7 @@ mod logs;
 mod metrics;
 mod traces;
 
-pub(crate) use common::{Conversion, Limits};
+pub(crate) use common::{Conversion, Limits, check_count};
 pub(crate) use logs::convert_logs;
 pub(crate) use metrics::convert_metrics;
 pub(crate) use traces::convert_traces;

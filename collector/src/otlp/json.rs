@@ -109,6 +109,18 @@ where
     Strict: serde::de::DeserializeOwned + prost::Message,
     Wire: prost::Message + Default,
 {
+    let bytes = json_to_protobuf::<Strict>(body)?;
+    Wire::decode(bytes.as_slice()).map_err(|err| {
+        CollectorError::Internal(format!("re-encoded OTLP JSON did not decode: {err}"))
+    })
+}
+
+/// Decodes an OTLP-JSON body as `Strict` (an opentelemetry-proto type) and re-encodes it as
+/// protobuf, so JSON takes the same conversion path as protobuf.
+pub(crate) fn json_to_protobuf<Strict>(body: &[u8]) -> Result<Vec<u8>, CollectorError>
+where
+    Strict: serde::de::DeserializeOwned + prost::Message,
+{
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|err| CollectorError::InvalidArgument(format!("invalid JSON body: {err}")))?;
     if !value.is_object() {
@@ -119,10 +131,7 @@ where
     normalize(&mut value);
     let strict: Strict = serde_json::from_value(value)
         .map_err(|err| CollectorError::InvalidArgument(format!("invalid OTLP JSON: {err}")))?;
-    let bytes = strict.encode_to_vec();
-    Wire::decode(bytes.as_slice()).map_err(|err| {
-        CollectorError::Internal(format!("re-encoded OTLP JSON did not decode: {err}"))
-    })
+    Ok(strict.encode_to_vec())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field};
 
 use crate::error::StorageError;
 use crate::model::Origin;
-use crate::value::{Attributes, merge_typed, write_typed_json};
+use crate::value::{AttrRef, Attributes, merge_typed, typed_json, write_typed_codes};
 
 fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
     // Parquet's canonical MAP names, so files read back with the schema they were written with.
@@ -36,48 +36,113 @@ pub(crate) fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
 pub(crate) fn attribute_columns<'a>(
     rows: impl Iterator<Item = &'a Attributes>,
 ) -> (ArrayRef, ArrayRef) {
-    let mut map = map_builder();
-    let mut typed = StringBuilder::new();
+    let mut columns = AttributeColumns::default();
     for attributes in rows {
-        for (key, value) in attributes {
-            map.keys().append_value(key);
-            // Written straight into the column: no temporary string per number.
-            let _ = value.write_display(map.values());
-            map.values().append_value("");
-        }
-        // Appending an entry list cannot fail for a non-null map with matching key/value lengths.
-        let _ = map.append(true);
-        if write_typed_json(attributes, &mut typed) {
-            typed.append_value("");
-        } else {
-            typed.append_null();
+        columns.append(
+            attributes
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_ref())),
+        );
+    }
+    columns.finish()
+}
+
+/// The builders of one attributes column and its `_typed` companion.
+pub(crate) struct AttributeColumns {
+    map: MapBuilder<StringBuilder, StringBuilder>,
+    typed: StringBuilder,
+}
+
+impl Default for AttributeColumns {
+    fn default() -> Self {
+        AttributeColumns {
+            map: map_builder(),
+            typed: StringBuilder::new(),
         }
     }
-    (Arc::new(map.finish()), Arc::new(typed.finish()))
+}
+
+impl AttributeColumns {
+    /// Appends one row's attributes.
+    pub(crate) fn append<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'a str, AttrRef<'a>)> + Clone,
+    ) {
+        self.append_map(pairs.clone());
+        if write_typed_codes(pairs.map(|(_, value)| value), &mut self.typed) {
+            self.typed.append_value("");
+        } else {
+            self.typed.append_null();
+        }
+    }
+
+    /// Appends one row whose typed encoding is already known (a repeated origin).
+    fn append_with_typed<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'a str, AttrRef<'a>)>,
+        typed: Option<&str>,
+    ) {
+        self.append_map(pairs);
+        self.typed.append_option(typed);
+    }
+
+    fn append_map<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, AttrRef<'a>)>) {
+        for (key, value) in pairs {
+            self.map.keys().append_value(key);
+            // Written straight into the column: no temporary string per number.
+            let _ = value.write_display(self.map.values());
+            self.map.values().append_value("");
+        }
+        // Appending an entry list cannot fail for a non-null map with matching key/value lengths.
+        let _ = self.map.append(true);
+    }
+
+    pub(crate) fn finish(mut self) -> (ArrayRef, ArrayRef) {
+        (Arc::new(self.map.finish()), Arc::new(self.typed.finish()))
+    }
 }
 
 /// Origin columns: service_name, resource_attributes (+typed), scope_name, scope_version,
-/// scope_attributes (typed JSON of the whole list).
-pub(crate) fn origin_columns<'a>(
-    origins: impl Iterator<Item = &'a Origin> + Clone,
-) -> Vec<ArrayRef> {
-    let (resource_map, resource_typed) =
-        attribute_columns(origins.clone().map(|origin| &origin.resource_attributes));
+/// scope_attributes (typed JSON of the whole list). Rows of one request share their origin,
+/// so its encodings are computed once per run of equal origins, not once per row.
+pub(crate) fn origin_columns<'a>(origins: impl Iterator<Item = &'a Origin>) -> Vec<ArrayRef> {
+    let mut service = StringBuilder::new();
+    let mut resource = AttributeColumns::default();
+    let mut scope_name = StringBuilder::new();
+    let mut scope_version = StringBuilder::new();
+    let mut scope_attributes = StringBuilder::new();
+    // The last origin seen, with its resource typed JSON and its scope attributes JSON.
+    let mut previous: Option<(&Origin, Option<String>, Option<String>)> = None;
+    for origin in origins {
+        let (_, typed, scope_json) = match previous {
+            Some(ref seen) if std::ptr::eq(seen.0, origin) => seen,
+            _ => {
+                let scope_json = (!origin.scope_attributes.is_empty())
+                    .then(|| serde_json::to_string(&origin.scope_attributes).ok())
+                    .flatten();
+                previous.insert((origin, typed_json(&origin.resource_attributes), scope_json))
+            }
+        };
+        service.append_value(&origin.service_name);
+        resource.append_with_typed(
+            origin
+                .resource_attributes
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_ref())),
+            typed.as_deref(),
+        );
+        scope_name.append_value(&origin.scope_name);
+        scope_version.append_value(&origin.scope_version);
+        scope_attributes.append_option(scope_json.as_deref());
+    }
+    let (resource_map, resource_typed) = resource.finish();
     vec![
-        utf8(origins.clone().map(|origin| origin.service_name.as_str())),
+        Arc::new(service.finish()),
         resource_map,
         resource_typed,
-        utf8(origins.clone().map(|origin| origin.scope_name.as_str())),
-        utf8(origins.clone().map(|origin| origin.scope_version.as_str())),
-        Arc::new(StringArray::from(
-            origins
-                .map(|origin| {
-                    (!origin.scope_attributes.is_empty())
-                        .then(|| serde_json::to_string(&origin.scope_attributes).ok())
-                        .flatten()
-                })
-                .collect::<Vec<_>>(),
-        )),
+        Arc::new(scope_name.finish()),
+        Arc::new(scope_version.finish()),
+        Arc::new(scope_attributes.finish()),
     ]
 }
 
@@ -96,24 +161,27 @@ pub(crate) fn utf8<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
 }
 
-/// Lowercase hex of fixed-size ids, written straight into the column (no string per id).
+/// Lowercase hex of fixed-size ids.
 pub(crate) fn hex_ids<'a, const N: usize>(
     ids: impl Iterator<Item = Option<&'a [u8; N]>>,
 ) -> ArrayRef {
     let mut builder = StringBuilder::new();
-    let mut text = [0u8; 64];
     for id in ids {
         match id {
-            Some(bytes) => {
-                let text = &mut text[..2 * N];
-                // Cannot fail: the slice is exactly twice the id's length, and hex is ASCII.
-                let _ = hex::encode_to_slice(bytes, text);
-                builder.append_value(std::str::from_utf8(text).unwrap_or_default());
-            }
+            Some(bytes) => append_hex(&mut builder, bytes),
             None => builder.append_null(),
         }
     }
     Arc::new(builder.finish())
+}
+
+/// Lowercase hex, written straight into the column (no string per id).
+pub(crate) fn append_hex<const N: usize>(builder: &mut StringBuilder, id: &[u8; N]) {
+    let mut text = [0u8; 64];
+    let text = &mut text[..2 * N];
+    // Cannot fail: the slice is exactly twice the id's length, and hex is ASCII.
+    let _ = hex::encode_to_slice(id, text);
+    builder.append_value(std::str::from_utf8(text).unwrap_or_default());
 }
 
 pub(crate) fn utf8_opt(values: impl Iterator<Item = Option<String>>) -> ArrayRef {

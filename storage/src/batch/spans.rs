@@ -2,13 +2,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 
-use super::columns::{
-    Columns, attribute_columns, attributes_type, field, hex_ids, i32s, i64s, opt_str,
-    origin_columns, origin_fields, u32s, utf8, utf8_opt,
-};
+use super::columns::{Columns, attributes_type, field, opt_str, origin_fields};
+use super::span_builder::{SpanBatchBuilder, SpanFields};
 use crate::error::StorageError;
 use crate::model::{SpanId, SpanRow, TraceId};
 
@@ -46,41 +44,35 @@ pub fn spans_schema() -> SchemaRef {
 
 /// Builds one batch from spans.
 pub fn spans_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
-    let (attributes, attributes_typed) = attribute_columns(rows.iter().map(|row| &row.attributes));
-    let mut columns: Vec<ArrayRef> = vec![
-        hex_ids(rows.iter().map(|row| Some(&row.trace_id.0))),
-        hex_ids(rows.iter().map(|row| Some(&row.span_id.0))),
-        hex_ids(
-            rows.iter()
-                .map(|row| row.parent_span_id.as_ref().map(|id| &id.0)),
-        ),
-        utf8(rows.iter().map(|row| row.trace_state.as_str())),
-        u32s(rows.iter().map(|row| row.flags)),
-        utf8(rows.iter().map(|row| row.name.as_str())),
-        i32s(rows.iter().map(|row| row.kind)),
-        i64s(rows.iter().map(|row| row.start_time_unix_nano)),
-        i64s(rows.iter().map(|row| row.end_time_unix_nano)),
-        i64s(rows.iter().map(SpanRow::duration_ns)),
-        i32s(rows.iter().map(|row| row.status_code)),
-        utf8(rows.iter().map(|row| row.status_message.as_str())),
-        attributes,
-        attributes_typed,
-        u32s(rows.iter().map(|row| row.dropped_attributes_count)),
-        utf8_opt(rows.iter().map(|row| {
-            (!row.events.is_empty())
-                .then(|| serde_json::to_string(&row.events).ok())
-                .flatten()
-        })),
-        u32s(rows.iter().map(|row| row.dropped_events_count)),
-        utf8_opt(rows.iter().map(|row| {
-            (!row.links.is_empty())
-                .then(|| serde_json::to_string(&row.links).ok())
-                .flatten()
-        })),
-        u32s(rows.iter().map(|row| row.dropped_links_count)),
-    ];
-    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
-    Ok(RecordBatch::try_new(spans_schema(), columns)?)
+    let mut builder = SpanBatchBuilder::with_capacity(rows.len());
+    for row in rows {
+        let fields = SpanFields {
+            trace_id: row.trace_id.0,
+            span_id: row.span_id.0,
+            parent_span_id: row.parent_span_id.map(|id| id.0),
+            trace_state: &row.trace_state,
+            flags: row.flags,
+            name: &row.name,
+            kind: row.kind,
+            start_time_unix_nano: row.start_time_unix_nano,
+            end_time_unix_nano: row.end_time_unix_nano,
+            status_code: row.status_code,
+            status_message: &row.status_message,
+            dropped_attributes_count: row.dropped_attributes_count,
+            dropped_events_count: row.dropped_events_count,
+            dropped_links_count: row.dropped_links_count,
+        };
+        builder.append(
+            &fields,
+            row.attributes
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_ref())),
+            &row.events,
+            &row.links,
+            &row.origin,
+        );
+    }
+    Ok(builder.finish()?.into_inner())
 }
 
 /// Reads spans back from a batch with (at least) the `spans` columns.

@@ -1,9 +1,12 @@
 //! Shared conversion state: limits, the clock, rejection reasons and soft-limit counters.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use periscope_storage::{AttrValue, Attributes, Origin};
+
+use crate::error::CollectorError;
 
 use crate::otlp::wire::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use crate::otlp::wire::resource::v1::Resource;
@@ -42,10 +45,11 @@ impl Limits {
     }
 }
 
-/// Rows converted from one request, plus what was rejected and why.
+/// Rows converted from one request (a `Vec` of rows, or span columns), plus what was
+/// rejected and why.
 #[derive(Debug)]
-pub(crate) struct Conversion<Row> {
-    pub(crate) rows: Vec<Row>,
+pub(crate) struct Conversion<Rows> {
+    pub(crate) rows: Rows,
     pub(crate) rejected: u64,
     /// Rejection reason → count, for the partial-success message and metrics.
     pub(crate) reasons: BTreeMap<&'static str, u64>,
@@ -54,10 +58,17 @@ pub(crate) struct Conversion<Row> {
     pub(crate) dropped_attributes: u64,
 }
 
-impl<Row> Conversion<Row> {
-    pub(crate) fn new() -> Self {
+impl<Rows> Conversion<Rows> {
+    pub(crate) fn new() -> Self
+    where
+        Rows: Default,
+    {
+        Conversion::with_rows(Rows::default())
+    }
+
+    pub(crate) fn with_rows(rows: Rows) -> Self {
         Conversion {
-            rows: Vec::new(),
+            rows,
             rejected: 0,
             reasons: BTreeMap::new(),
             invalid_utf8: 0,
@@ -103,16 +114,54 @@ pub(crate) fn text<Row>(bytes: Vec<u8>, conversion: &mut Conversion<Row>) -> Str
     }
 }
 
-fn truncate_to(mut text: String, max_bytes: usize, truncated: &mut u64) -> String {
-    if text.len() > max_bytes {
-        let mut cut = max_bytes;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
+/// [`text`] borrowed from the request: no copy unless the bytes are not UTF-8.
+pub(crate) fn text_ref<'a, Row>(bytes: &'a [u8], conversion: &mut Conversion<Row>) -> Cow<'a, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => {
+            conversion.invalid_utf8 += 1;
+            Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
         }
+    }
+}
+
+/// Where to cut `text` to fit `max_bytes` on a character boundary; `None` if it fits.
+fn cut_point(text: &str, max_bytes: usize) -> Option<usize> {
+    if text.len() <= max_bytes {
+        return None;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(cut)
+}
+
+fn truncate_to(mut text: String, max_bytes: usize, truncated: &mut u64) -> String {
+    if let Some(cut) = cut_point(&text, max_bytes) {
         text.truncate(cut);
         *truncated += 1;
     }
     text
+}
+
+/// [`truncate_to`] for borrowed text.
+pub(crate) fn truncate_ref<'a>(
+    text: Cow<'a, str>,
+    max_bytes: usize,
+    truncated: &mut u64,
+) -> Cow<'a, str> {
+    let Some(cut) = cut_point(&text, max_bytes) else {
+        return text;
+    };
+    *truncated += 1;
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[..cut]),
+        Cow::Owned(mut text) => {
+            text.truncate(cut);
+            Cow::Owned(text)
+        }
+    }
 }
 
 /// Converts an `AnyValue`; `Err` when nested deeper than allowed.
@@ -229,6 +278,16 @@ pub(crate) fn origin<Row>(
         scope_version,
         scope_attributes,
     })
+}
+
+/// Refuses a request holding more records than `max_records`, as a whole.
+pub(crate) fn check_count(count: usize, max_records: usize) -> Result<(), CollectorError> {
+    if count > max_records {
+        return Err(CollectorError::TooLarge(format!(
+            "request holds {count} records; the limit is {max_records} (ingest.max_records_per_request)"
+        )));
+    }
+    Ok(())
 }
 
 /// Accepts a timestamp inside the window; converts OTLP's u64 ns to our i64.

@@ -16,7 +16,7 @@ use crate::otlp::wire::logs::v1::LogRecord;
 pub(crate) fn convert_logs(
     request: ExportLogsServiceRequest,
     limits: &Limits,
-) -> (Conversion<LogRow>, u64) {
+) -> (Conversion<Vec<LogRow>>, u64) {
     let mut conversion = Conversion::new();
     let mut dropped_ids = 0;
     for resource_logs in request.resource_logs {
@@ -42,7 +42,7 @@ fn convert_record(
     record: LogRecord,
     origin: &Arc<Origin>,
     limits: &Limits,
-    conversion: &mut Conversion<LogRow>,
+    conversion: &mut Conversion<Vec<LogRow>>,
     dropped_ids: &mut u64,
 ) -> Result<LogRow, Rejection> {
     // Time 0 means unknown: fall back to when it was observed, then to when we received it.

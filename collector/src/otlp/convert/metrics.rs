@@ -31,7 +31,7 @@ struct MetricHead<'a> {
 pub(crate) fn convert_metrics(
     request: ExportMetricsServiceRequest,
     limits: &Limits,
-) -> Conversion<MetricRow> {
+) -> Conversion<Vec<MetricRow>> {
     let mut conversion = Conversion::new();
     for resource_metrics in request.resource_metrics {
         for scope_metrics in resource_metrics.scope_metrics {
@@ -53,7 +53,7 @@ fn convert_metric(
     metric: Metric,
     origin: &Arc<Origin>,
     limits: &Limits,
-    conversion: &mut Conversion<MetricRow>,
+    conversion: &mut Conversion<Vec<MetricRow>>,
 ) {
     let name = text(metric.name, conversion);
     let description = text(metric.description, conversion);
@@ -277,7 +277,7 @@ fn push(
     is_monotonic: bool,
     base: PointBase,
     limits: &Limits,
-    conversion: &mut Conversion<MetricRow>,
+    conversion: &mut Conversion<Vec<MetricRow>>,
     fill: impl FnOnce(&mut MetricRow),
 ) {
     let checked: Result<MetricRow, Rejection> = (|| {
