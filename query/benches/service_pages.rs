@@ -6,14 +6,14 @@
 //! number of spans (default 1M), `PERISCOPE_BENCH_RECENT` how many stay unflushed (default 0).
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use periscope_query::{
-    AttrFilter, AttrValue, Engine, FilterOp, Origin, QueryConfig, SpanId, SpanRow, TimeWindow,
-    TraceId, TraceSearch,
+    AttrFilter, AttrValue, Engine, FilterOp, QueryConfig, SpanId, SpanRow, TimeWindow, TraceId,
+    TraceSearch,
 };
 use periscope_storage::span_stats::{EdgeCarry, summarize_flush};
+use periscope_storage::test_support::span_row;
 use periscope_storage::{IngestBatch, Signal, StorageConfig, Store};
 
 const SERVICES: [&str; 5] = ["frontend", "checkout", "payments", "inventory", "postgres"];
@@ -101,27 +101,14 @@ fn spans(rng: &mut Rng, first_span: u64, count: usize) -> Vec<SpanRow> {
                 ),
             ];
             rows.push(SpanRow {
-                trace_id: trace,
-                span_id,
                 parent_span_id: parent,
-                trace_state: String::new(),
                 flags: 0x100,
                 name: format!("{method} {route}"),
                 kind: if parent.is_none() { 2 } else { 3 },
-                start_time_unix_nano: start,
                 end_time_unix_nano: start + duration,
                 status_code: if error { 2 } else { 0 },
-                status_message: String::new(),
                 attributes,
-                dropped_attributes_count: 0,
-                events: Vec::new(),
-                dropped_events_count: 0,
-                links: Vec::new(),
-                dropped_links_count: 0,
-                origin: Arc::new(Origin {
-                    service_name: SERVICES[service].to_string(),
-                    ..Origin::default()
-                }),
+                ..span_row(trace.0, span_id.0, start, SERVICES[service])
             });
             if depth < 3 {
                 let children = 1 + rng.below(2) as i64;
