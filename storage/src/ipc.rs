@@ -1,4 +1,7 @@
-//! WAL record payloads: one signal byte followed by an Arrow IPC stream of one batch.
+//! WAL record payloads. Spans and metrics: one signal byte followed by an Arrow IPC stream of
+//! one batch. Logs: the [`LOG_ROWS`] byte followed by the rows in the doc store's compact form
+//! (only the log indexer reads them, and it wants rows, not columns). Payloads of logs as an
+//! IPC batch, written before that form existed, still decode.
 //! Storing converted rows (not raw requests) makes replay independent of validation
 //! rules that depend on the clock, such as the accepted timestamp window.
 
@@ -9,7 +12,30 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
 use crate::error::StorageError;
-use crate::model::Signal;
+use crate::logindex::{decode_rows, encode_rows};
+use crate::model::{LogRow, Signal};
+
+/// First byte of a payload of log rows; bytes 1 to 3 are signals ([`Signal::to_byte`]).
+const LOG_ROWS: u8 = 4;
+
+/// What a WAL payload holds.
+#[derive(Debug)]
+pub enum Payload {
+    /// A batch of the signal's Arrow schema.
+    Batch(Signal, RecordBatch),
+    /// Log rows.
+    LogRows(Vec<LogRow>),
+}
+
+impl Payload {
+    /// The signal the records belong to.
+    pub fn signal(&self) -> Signal {
+        match self {
+            Payload::Batch(signal, _) => *signal,
+            Payload::LogRows(_) => Signal::Logs,
+        }
+    }
+}
 
 /// Encodes a batch as a WAL payload.
 pub fn encode_payload(signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
@@ -23,16 +49,72 @@ pub fn encode_payload(signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, St
     Ok(bytes)
 }
 
-/// Decodes a WAL payload written by [`encode_payload`].
-pub fn decode_payload(payload: &[u8]) -> Result<(Signal, RecordBatch), StorageError> {
-    let (&signal_byte, ipc) = payload
+/// Encodes log rows as a WAL payload.
+pub fn encode_log_rows(rows: &[LogRow]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(rows.len() * 256 + 64);
+    bytes.push(LOG_ROWS);
+    encode_rows(rows, &mut bytes);
+    bytes
+}
+
+/// Decodes a WAL payload written by [`encode_payload`] or [`encode_log_rows`].
+pub fn decode_payload(payload: &[u8]) -> Result<Payload, StorageError> {
+    let (&kind, rest) = payload
         .split_first()
         .ok_or_else(|| StorageError::Corrupt("empty wal payload".to_string()))?;
-    let signal = Signal::from_byte(signal_byte)
-        .ok_or_else(|| StorageError::Corrupt(format!("unknown signal byte {signal_byte}")))?;
-    let mut reader = StreamReader::try_new(Cursor::new(ipc), None)?;
+    if kind == LOG_ROWS {
+        return decode_rows(rest).map(Payload::LogRows);
+    }
+    let signal = Signal::from_byte(kind)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown wal payload kind {kind}")))?;
+    let mut reader = StreamReader::try_new(Cursor::new(rest), None)?;
     let batch = reader
         .next()
         .ok_or_else(|| StorageError::Corrupt("wal payload holds no batch".to_string()))??;
-    Ok((signal, batch))
+    Ok(Payload::Batch(signal, batch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::logs_to_batch;
+    use crate::model::Origin;
+    use crate::value::AttrValue;
+
+    fn log_row(service: &str, time: i64) -> LogRow {
+        LogRow {
+            time_unix_nano: time,
+            observed_time_unix_nano: time + 1,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: AttrValue::Str(format!("line {time}")),
+            attributes: vec![("k".into(), AttrValue::Int(time))],
+            dropped_attributes_count: 0,
+            trace_id: None,
+            span_id: None,
+            flags: 0,
+            event_name: String::new(),
+            origin: std::sync::Arc::new(Origin {
+                service_name: service.into(),
+                ..Origin::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn log_rows_and_older_ipc_log_payloads_both_decode() {
+        let rows = vec![log_row("a", 1), log_row("b", 2)];
+        match decode_payload(&encode_log_rows(&rows)).expect("rows payload") {
+            Payload::LogRows(back) => assert_eq!(back, rows),
+            other => panic!("expected log rows, got {other:?}"),
+        }
+        // WALs written before the row form hold logs as IPC batches.
+        let batch = logs_to_batch(&rows).expect("batch");
+        let old = encode_payload(Signal::Logs, &batch).expect("ipc payload");
+        let decoded = decode_payload(&old).expect("ipc payload decodes");
+        assert_eq!(decoded.signal(), Signal::Logs);
+        assert!(matches!(decoded, Payload::Batch(Signal::Logs, back) if back.num_rows() == 2));
+        assert!(decode_payload(&[9, 1, 2]).is_err());
+        assert!(decode_payload(&[]).is_err());
+    }
 }

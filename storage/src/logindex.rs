@@ -23,4 +23,5 @@ mod writer;
 mod tests;
 
 pub use searcher::{LogHits, LogQuery, LogSearcher};
+pub(crate) use stored_row::{decode_rows, encode_rows};
 pub use writer::{LogIndexWriter, open_log_index};

@@ -27,11 +27,11 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use crate::batch::{logs_from_batch, logs_to_batch, metrics_to_batch, schema_for, spans_to_batch};
+use crate::batch::{logs_from_batch, metrics_to_batch, schema_for, spans_to_batch};
 use crate::catalog::load_catalog;
 use crate::config::StorageConfig;
 use crate::error::StorageError;
-use crate::ipc::{decode_payload, encode_payload};
+use crate::ipc::{Payload, decode_payload, encode_log_rows, encode_payload};
 use crate::logindex::{LogSearcher, open_log_index};
 use crate::model::{LogRow, MetricRow, Signal, SpanRow};
 use crate::span_stats::EdgeCarry;
@@ -61,16 +61,23 @@ pub struct PreparedAppend {
     signal: Signal,
     num_records: u64,
     payload: Vec<u8>,
-    batch: RecordBatch,
-    logs: Option<Vec<LogRow>>,
+    records: Records,
+}
+
+/// The records of an append in the form their store takes them.
+#[derive(Debug)]
+pub(crate) enum Records {
+    /// Spans or metrics, for the recent buffer.
+    Batch(RecordBatch),
+    /// Log rows, for the indexer.
+    Logs(Vec<LogRow>),
 }
 
 pub(crate) struct AppendRequest {
     signal: Signal,
     num_records: u64,
     payload: Vec<u8>,
-    batch: RecordBatch,
-    logs: Option<Vec<LogRow>>,
+    records: Records,
     ack: oneshot::Sender<Result<u64, StorageError>>,
 }
 
@@ -228,25 +235,37 @@ impl Store {
     /// Converts rows to their WAL form. CPU-bound: call it from a blocking thread for big
     /// batches.
     pub fn prepare(batch: IngestBatch) -> Result<PreparedAppend, StorageError> {
-        let (signal, num_records, record_batch, logs) = match batch {
-            IngestBatch::Spans(rows) => (Signal::Spans, rows.len(), spans_to_batch(&rows)?, None),
-            IngestBatch::SpanBatch(batch) => {
-                (Signal::Spans, batch.num_rows(), batch.into_inner(), None)
-            }
+        let (signal, num_records, payload, records) = match batch {
             IngestBatch::Logs(rows) => {
-                (Signal::Logs, rows.len(), logs_to_batch(&rows)?, Some(rows))
+                let payload = encode_log_rows(&rows);
+                (Signal::Logs, rows.len(), payload, Records::Logs(rows))
+            }
+            IngestBatch::Spans(rows) => {
+                let batch = spans_to_batch(&rows)?;
+                let payload = encode_payload(Signal::Spans, &batch)?;
+                (Signal::Spans, rows.len(), payload, Records::Batch(batch))
+            }
+            IngestBatch::SpanBatch(batch) => {
+                let batch = batch.into_inner();
+                let payload = encode_payload(Signal::Spans, &batch)?;
+                (
+                    Signal::Spans,
+                    batch.num_rows(),
+                    payload,
+                    Records::Batch(batch),
+                )
             }
             IngestBatch::Metrics(rows) => {
-                (Signal::Metrics, rows.len(), metrics_to_batch(&rows)?, None)
+                let batch = metrics_to_batch(&rows)?;
+                let payload = encode_payload(Signal::Metrics, &batch)?;
+                (Signal::Metrics, rows.len(), payload, Records::Batch(batch))
             }
         };
-        let payload = encode_payload(signal, &record_batch)?;
         Ok(PreparedAppend {
             signal,
             num_records: num_records as u64,
             payload,
-            batch: record_batch,
-            logs,
+            records,
         })
     }
 
@@ -272,8 +291,7 @@ impl Store {
             signal: prepared.signal,
             num_records: prepared.num_records,
             payload: prepared.payload,
-            batch: prepared.batch,
-            logs: prepared.logs,
+            records: prepared.records,
             ack: ack_tx,
         };
         match inner.wal_tx.try_send(WalCommand::Append(request)) {
@@ -424,7 +442,7 @@ fn replay(
     let mut failure: Option<StorageError> = None;
     let mut last_log_seq = None;
     let report = wal.replay(from_seq, |seq, payload| {
-        let (signal, batch) = match decode_payload(payload) {
+        let decoded = match decode_payload(payload) {
             Ok(decoded) => decoded,
             Err(err) => {
                 warn!(seq, error = %err, "skipping undecodable wal record");
@@ -432,31 +450,43 @@ fn replay(
                 return Ok(());
             }
         };
+        let signal = decoded.signal();
         if seq <= inner.progress.persisted(signal) {
             return Ok(());
         }
         counts.replayed_records += 1;
         counts.replayed_bytes += payload.len() as u64;
-        // IPC keeps the columns; re-attach our schema so batches from the WAL and from new
-        // requests are interchangeable in one table.
-        let batch = match RecordBatch::try_new(schema_for(signal), batch.columns().to_vec()) {
-            Ok(batch) => batch,
-            Err(err) => {
-                warn!(seq, error = %err, "skipping wal record with an old schema");
-                counts.corrupt_records += 1;
-                return Ok(());
+        let records = match decoded {
+            Payload::LogRows(rows) => Records::Logs(rows),
+            // IPC keeps the columns; re-attach our schema so batches from the WAL and from new
+            // requests are interchangeable in one table.
+            Payload::Batch(signal, batch) => {
+                match RecordBatch::try_new(schema_for(signal), batch.columns().to_vec()) {
+                    Ok(batch) => Records::Batch(batch),
+                    Err(err) => {
+                        warn!(seq, error = %err, "skipping wal record with an old schema");
+                        counts.corrupt_records += 1;
+                        return Ok(());
+                    }
+                }
             }
         };
         inner.progress.set_delivered(signal, seq);
-        match signal {
-            Signal::Logs => {
+        match records {
+            Records::Logs(rows) => {
+                if let Err(err) = log_writer.add(&rows) {
+                    failure.get_or_insert(err);
+                }
+                last_log_seq = Some(seq);
+            }
+            Records::Batch(batch) if signal == Signal::Logs => {
                 let added = logs_from_batch(&batch).and_then(|rows| log_writer.add(&rows));
                 if let Err(err) = added {
                     failure.get_or_insert(err);
                 }
                 last_log_seq = Some(seq);
             }
-            Signal::Spans | Signal::Metrics => {
+            Records::Batch(batch) => {
                 let chunk = Chunk {
                     seq,
                     batch,

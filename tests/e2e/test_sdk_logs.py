@@ -115,3 +115,15 @@ def test_log_search_rejects_bad_limits(server, limit):
     response = server.get("/api/logs/search", query="x", limit=limit)
     assert response.status_code == 400, response.text
     assert "limit" in response.json()["error"]["message"]
+
+
+def test_acknowledged_logs_survive_sigkill_before_any_index_commit(server_factory):
+    # A commit interval longer than the test: the only copy of the acknowledged records when
+    # the server is killed is the WAL, so finding them again proves replay, field by field.
+    server = server_factory(env={"PERISCOPE_STORAGE_LOG_COMMIT_INTERVAL_MS": "60000"}).start()
+    token = uuid.uuid4().hex
+    now, context = emit_logs(HttpLogExporter(endpoint=f"{server.otlp_http}/v1/logs"), "replayed", token)
+    assert server.logs("service:replayed")["total"] == 0, "nothing may be committed before the kill"
+    server.kill()
+    server.start()
+    check_logs(server, "replayed", token, now, context)

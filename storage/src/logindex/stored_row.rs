@@ -19,6 +19,8 @@
 //! value  = tag:u8 payload (0 str, 1 bool, 2 zigzag int, 3 f64 LE, 4 bytes, 5 array, 6 map, 7 empty)
 //! ```
 
+use std::sync::Arc;
+
 use crate::error::StorageError;
 use crate::model::{LogRow, Origin, SpanId, TraceId};
 use crate::value::{AttrValue, Attributes};
@@ -55,8 +57,12 @@ pub(crate) fn encode_origin(origin: &Origin, out: &mut Vec<u8>) {
 /// [`encode_origin`]).
 pub(crate) fn encode_row(row: &LogRow, origin: &[u8], out: &mut Vec<u8>) {
     out.push(FORMAT);
-    put_varint(out, origin.len() as u64);
-    out.extend_from_slice(origin);
+    put_bytes(out, origin);
+    put_record(row, out);
+}
+
+/// The part of a row that is its own: everything but the origin and the time.
+fn put_record(row: &LogRow, out: &mut Vec<u8>) {
     put_signed(
         out,
         row.observed_time_unix_nano.wrapping_sub(row.time_unix_nano),
@@ -86,61 +92,76 @@ pub(crate) fn encode_row(row: &LogRow, origin: &[u8], out: &mut Vec<u8>) {
     put_str(out, &row.event_name);
 }
 
+/// Encodes the rows of one request as a WAL payload: each distinct origin once, then every
+/// row as its origin's index, its time and its record. Building Arrow columns and an IPC
+/// stream instead cost a tenth of log ingest's CPU, for rows that only the indexer reads.
+///
+/// ```text
+/// rows = FORMAT varint(origins) bytes(origin)* varint(rows) (varint(origin index) zigzag(time) record)*
+/// ```
+pub(crate) fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
+    let mut origins: Vec<&Arc<Origin>> = Vec::new();
+    let mut indexes = Vec::with_capacity(rows.len());
+    for row in rows {
+        // Rows of one OTLP group share their Arc, and a request has few groups.
+        let index = origins
+            .iter()
+            .position(|origin| Arc::ptr_eq(origin, &row.origin) || **origin == row.origin)
+            .unwrap_or_else(|| {
+                origins.push(&row.origin);
+                origins.len() - 1
+            });
+        indexes.push(index);
+    }
+    out.push(FORMAT);
+    put_varint(out, origins.len() as u64);
+    let mut origin_bytes = Vec::new();
+    for origin in &origins {
+        origin_bytes.clear();
+        encode_origin(origin, &mut origin_bytes);
+        put_bytes(out, &origin_bytes);
+    }
+    put_varint(out, rows.len() as u64);
+    for (row, index) in rows.iter().zip(indexes) {
+        put_varint(out, index as u64);
+        put_signed(out, row.time_unix_nano);
+        put_record(row, out);
+    }
+}
+
+/// Decodes rows written by [`encode_rows`]; rows of one origin share its `Arc` again.
+pub(crate) fn decode_rows(bytes: &[u8]) -> Result<Vec<LogRow>, StorageError> {
+    let mut reader = Reader { bytes, depth: 0 };
+    reader.format()?;
+    let origin_count = reader.length()?;
+    let mut origins = Vec::with_capacity(origin_count);
+    for _ in 0..origin_count {
+        let len = reader.length()?;
+        origins.push(Arc::new(Reader::origin(reader.take(len)?)?));
+    }
+    let row_count = reader.length()?;
+    let mut rows = Vec::with_capacity(row_count);
+    for _ in 0..row_count {
+        let origin = usize::try_from(reader.varint()?)
+            .ok()
+            .and_then(|index| origins.get(index))
+            .ok_or_else(|| corrupt("origin index out of range".to_string()))?;
+        let time_unix_nano = reader.signed()?;
+        rows.push(reader.record(origin.clone(), time_unix_nano)?);
+    }
+    reader.finish()?;
+    Ok(rows)
+}
+
 /// Decodes a row written by [`encode_row`], whose time is `time_unix_nano`.
 pub(crate) fn decode_row(bytes: &[u8], time_unix_nano: i64) -> Result<LogRow, StorageError> {
     let mut reader = Reader { bytes, depth: 0 };
-    let format = reader.byte()?;
-    if format != FORMAT {
-        return Err(corrupt(format!("unknown stored log row format {format}")));
-    }
+    reader.format()?;
     let origin_len = reader.length()?;
-    let mut origin_reader = Reader {
-        bytes: reader.take(origin_len)?,
-        depth: 0,
-    };
-    let origin = Origin {
-        service_name: origin_reader.string()?,
-        resource_attributes: origin_reader.attributes()?,
-        scope_name: origin_reader.string()?,
-        scope_version: origin_reader.string()?,
-        scope_attributes: origin_reader.attributes()?,
-    };
-    origin_reader.finish()?;
-    let observed_time_unix_nano = time_unix_nano.wrapping_add(reader.signed()?);
-    let severity_number = i32::try_from(reader.signed()?)
-        .map_err(|_| corrupt("severity number out of range".to_string()))?;
-    let severity_text = reader.string()?;
-    let body = reader.value()?;
-    let attributes = reader.attributes()?;
-    let dropped_attributes_count = reader.u32()?;
-    let ids = reader.byte()?;
-    let trace_id = if ids & HAS_TRACE_ID != 0 {
-        Some(TraceId(reader.array()?))
-    } else {
-        None
-    };
-    let span_id = if ids & HAS_SPAN_ID != 0 {
-        Some(SpanId(reader.array()?))
-    } else {
-        None
-    };
-    let flags = reader.u32()?;
-    let event_name = reader.string()?;
+    let origin = Reader::origin(reader.take(origin_len)?)?;
+    let row = reader.record(Arc::new(origin), time_unix_nano)?;
     reader.finish()?;
-    Ok(LogRow {
-        time_unix_nano,
-        observed_time_unix_nano,
-        severity_number,
-        severity_text,
-        body,
-        attributes,
-        dropped_attributes_count,
-        trace_id,
-        span_id,
-        flags,
-        event_name,
-        origin: std::sync::Arc::new(origin),
-    })
+    Ok(row)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -319,6 +340,65 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn format(&mut self) -> Result<(), StorageError> {
+        match self.byte()? {
+            FORMAT => Ok(()),
+            format => Err(corrupt(format!("unknown stored log row format {format}"))),
+        }
+    }
+
+    /// An origin written by [`encode_origin`], all of `bytes`.
+    fn origin(bytes: &[u8]) -> Result<Origin, StorageError> {
+        let mut reader = Reader { bytes, depth: 0 };
+        let origin = Origin {
+            service_name: reader.string()?,
+            resource_attributes: reader.attributes()?,
+            scope_name: reader.string()?,
+            scope_version: reader.string()?,
+            scope_attributes: reader.attributes()?,
+        };
+        reader.finish()?;
+        Ok(origin)
+    }
+
+    /// A record written by [`put_record`].
+    fn record(&mut self, origin: Arc<Origin>, time_unix_nano: i64) -> Result<LogRow, StorageError> {
+        let observed_time_unix_nano = time_unix_nano.wrapping_add(self.signed()?);
+        let severity_number = i32::try_from(self.signed()?)
+            .map_err(|_| corrupt("severity number out of range".to_string()))?;
+        let severity_text = self.string()?;
+        let body = self.value()?;
+        let attributes = self.attributes()?;
+        let dropped_attributes_count = self.u32()?;
+        let ids = self.byte()?;
+        let trace_id = if ids & HAS_TRACE_ID != 0 {
+            Some(TraceId(self.array()?))
+        } else {
+            None
+        };
+        let span_id = if ids & HAS_SPAN_ID != 0 {
+            Some(SpanId(self.array()?))
+        } else {
+            None
+        };
+        let flags = self.u32()?;
+        let event_name = self.string()?;
+        Ok(LogRow {
+            time_unix_nano,
+            observed_time_unix_nano,
+            severity_number,
+            severity_text,
+            body,
+            attributes,
+            dropped_attributes_count,
+            trace_id,
+            span_id,
+            flags,
+            event_name,
+            origin,
+        })
+    }
+
     fn finish(&self) -> Result<(), StorageError> {
         if self.bytes.is_empty() {
             Ok(())
@@ -413,6 +493,60 @@ mod tests {
         assert!(decode_row(&unknown, 0).is_err());
     }
 
+    /// Three rows over two origins, the third sharing the first's origin by value only.
+    fn request_rows() -> Vec<LogRow> {
+        let first = sample();
+        let mut second = sample();
+        second.origin = Arc::new(Origin {
+            service_name: "payments".into(),
+            ..Origin::default()
+        });
+        second.time_unix_nano = -5;
+        second.trace_id = None;
+        let mut third = sample();
+        third.body = AttrValue::Str("third".into());
+        vec![first, second, third]
+    }
+
+    fn encode_all(rows: &[LogRow]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_rows(rows, &mut out);
+        out
+    }
+
+    #[test]
+    fn request_rows_round_trip_with_each_origin_written_once() {
+        let rows = request_rows();
+        let bytes = encode_all(&rows);
+        let back = decode_rows(&bytes).expect("decodes");
+        assert_eq!(back.len(), rows.len());
+        for (back, row) in back.iter().zip(&rows) {
+            assert_eq!(back.time_unix_nano, row.time_unix_nano);
+            assert_eq!(encode(back), encode(row));
+        }
+        // Equal origins come back as one shared value, and are stored once.
+        assert!(Arc::ptr_eq(&back[0].origin, &back[2].origin));
+        assert!(!Arc::ptr_eq(&back[0].origin, &back[1].origin));
+        let checkout = b"checkout";
+        let stored = bytes
+            .windows(checkout.len())
+            .filter(|window| window == checkout)
+            .count();
+        assert_eq!(stored, 1);
+    }
+
+    #[test]
+    fn truncated_or_garbled_request_rows_are_errors_not_panics() {
+        let bytes = encode_all(&request_rows());
+        for len in 0..bytes.len() {
+            assert!(decode_rows(&bytes[..len]).is_err(), "prefix of {len} bytes");
+        }
+        let mut longer = bytes;
+        longer.push(0);
+        assert!(decode_rows(&longer).is_err());
+        assert_eq!(decode_rows(&encode_all(&[])).expect("no rows").len(), 0);
+    }
+
     #[test]
     fn deep_nesting_is_refused_when_decoding() {
         let mut value = AttrValue::Empty;
@@ -464,6 +598,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_row(&bytes, 0);
+            let _ = decode_rows(&bytes);
         }
     }
 }

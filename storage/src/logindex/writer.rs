@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use tantivy::directory::MmapDirectory;
-use tantivy::indexer::IndexWriterOptions;
+use tantivy::indexer::{IndexWriterOptions, UserOperation};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy};
 
@@ -34,6 +34,13 @@ const DOCSTORE_CACHE_BLOCKS: usize = 8;
 /// zstd's fastest level compresses log rows ~20 % better than lz4 and still runs at several
 /// hundred MB/s, far from the bottleneck; higher levels cost CPU that ingest pays per row.
 const DOCSTORE_ZSTD_LEVEL: i32 = 1;
+
+/// Documents handed to tantivy's indexing thread per channel message. After every message
+/// that thread measures its memory use by walking all its postings writers, and one
+/// document a message (`add_document`) made that check and the channel hand-off a quarter
+/// of log ingest's CPU (S3, 1M records: 35k -> 48-54k records per CPU-second with 16).
+/// Its channel holds 10 000 messages, so at most 160 000 documents wait there.
+const DOCS_PER_SEND: usize = 16;
 
 /// Owns the single IndexWriter; lives on one dedicated thread (caller's job).
 pub struct LogIndexWriter {
@@ -127,12 +134,15 @@ fn parse_wal_seq(payload: &str) -> Result<u64, StorageError> {
 impl LogIndexWriter {
     /// Queues `rows` for indexing; they become searchable at the next [`commit`](Self::commit).
     pub fn add(&mut self, rows: &[LogRow]) -> Result<(), StorageError> {
-        for row in rows {
-            let doc = self.documents.build(row, &self.fields);
+        for group in rows.chunks(DOCS_PER_SEND) {
+            let operations: Vec<UserOperation> = group
+                .iter()
+                .map(|row| UserOperation::Add(self.documents.build(row, &self.fields)))
+                .collect();
             self.writer
-                .add_document(doc)
-                .map_err(|err| index_error("add log", err))?;
-            self.uncommitted += 1;
+                .run(operations)
+                .map_err(|err| index_error("add logs", err))?;
+            self.uncommitted += group.len() as u64;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, warn};
 
 use super::tables::Chunk;
-use super::{AppendRequest, IndexerCommand, Inner, WalCommand};
+use super::{AppendRequest, IndexerCommand, Inner, Records, WalCommand};
 use crate::error::StorageError;
 use crate::model::Signal;
 use crate::wal::{Wal, WalConfig};
@@ -124,7 +124,7 @@ fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) -> bool 
         .wal_bytes
         .store(wal.disk_bytes(), Ordering::Relaxed);
     for (seq, request) in appended {
-        deliver(inner, seq, request.signal, request.batch, request.logs);
+        deliver(inner, seq, request.signal, request.records);
         inner
             .stats
             .add_appended(request.signal, request.num_records);
@@ -135,26 +135,10 @@ fn write_group(inner: &Inner, wal: &mut Wal, group: Vec<AppendRequest>) -> bool 
 
 /// Hands a durable record to its store. Spans and metrics enter the recent buffer here, so
 /// they are queryable before the client even reads its acknowledgement.
-pub(crate) fn deliver(
-    inner: &Inner,
-    seq: u64,
-    signal: Signal,
-    batch: arrow::array::RecordBatch,
-    logs: Option<Vec<crate::model::LogRow>>,
-) {
+pub(crate) fn deliver(inner: &Inner, seq: u64, signal: Signal, records: Records) {
     inner.progress.set_delivered(signal, seq);
-    match signal {
-        Signal::Logs => {
-            let rows = match logs {
-                Some(rows) => rows,
-                None => match crate::batch::logs_from_batch(&batch) {
-                    Ok(rows) => rows,
-                    Err(err) => {
-                        warn!(seq, error = %err, "cannot index log record batch");
-                        return;
-                    }
-                },
-            };
+    match records {
+        Records::Logs(rows) => {
             // Blocks when the indexer is behind: the WAL queue then fills and ingest gets 503.
             if inner
                 .indexer_tx
@@ -167,7 +151,7 @@ pub(crate) fn deliver(
                 );
             }
         }
-        Signal::Spans | Signal::Metrics => {
+        Records::Batch(batch) => {
             let chunk = Chunk {
                 seq,
                 batch,
