@@ -458,6 +458,14 @@ fn replay(
         counts.replayed_bytes += payload.len() as u64;
         let records = match decoded {
             Payload::LogRows(rows) => Records::Logs(rows),
+            // Logs as IPC, from WALs written before the row form.
+            Payload::Batch(Signal::Logs, batch) => match logs_from_batch(&batch) {
+                Ok(rows) => Records::Logs(rows),
+                Err(err) => {
+                    failure.get_or_insert(err);
+                    return Ok(());
+                }
+            },
             // IPC keeps the columns; re-attach our schema so batches from the WAL and from new
             // requests are interchangeable in one table.
             Payload::Batch(signal, batch) => {
@@ -475,13 +483,6 @@ fn replay(
         match records {
             Records::Logs(rows) => {
                 if let Err(err) = log_writer.add(&rows) {
-                    failure.get_or_insert(err);
-                }
-                last_log_seq = Some(seq);
-            }
-            Records::Batch(batch) if signal == Signal::Logs => {
-                let added = logs_from_batch(&batch).and_then(|rows| log_writer.add(&rows));
-                if let Err(err) = added {
                     failure.get_or_insert(err);
                 }
                 last_log_seq = Some(seq);
