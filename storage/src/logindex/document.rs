@@ -1,33 +1,65 @@
-//! Converts a [`LogRow`] to the tantivy document that indexes it, and back.
+//! Converts a [`LogRow`] to the tantivy documents that index it, and back.
 //!
 //! Search results are rebuilt only from the stored `source` field (the row in the compact
-//! form of [`stored_row`](super::stored_row)), never from the indexed fields, which are lossy
-//! by design (tokenized, lowercased, flattened).
+//! form of [`stored_row`](super::stored_row)) and the origin it names, never from the indexed
+//! fields, which are lossy by design (tokenized, lowercased, flattened).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tantivy::TantivyDocument;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{Field, Value};
 
+use super::origins::{ORIGIN_DOCUMENT, origin_id};
 use super::schema::LogFields;
 use super::stored_row::{decode_row, encode_origin, encode_row};
 use crate::error::StorageError;
 use crate::model::{LogRow, Origin};
 use crate::value::AttrValue;
 
-/// Builds documents, remembering the encoding of the last origin: the rows of one request
-/// share it, so it is encoded once per request rather than once per row.
-#[derive(Default)]
+/// Builds documents. Knows which origins the index holds (or will at the next commit), and
+/// remembers the id of the last origin: the rows of one request share it, so it is encoded
+/// and hashed once per request rather than once per row.
 pub(crate) struct DocumentBuilder {
+    known_origins: HashSet<u64>,
     origin: Option<Arc<Origin>>,
-    origin_bytes: Vec<u8>,
+    origin_id: u64,
     source: Vec<u8>,
 }
 
 impl DocumentBuilder {
-    /// The document indexing `row`.
-    pub(crate) fn build(&mut self, row: &LogRow, fields: &LogFields) -> TantivyDocument {
+    /// A builder for an index that holds the origins `known_origins`.
+    pub(crate) fn new(known_origins: HashSet<u64>) -> DocumentBuilder {
+        DocumentBuilder {
+            known_origins,
+            origin: None,
+            origin_id: ORIGIN_DOCUMENT,
+            source: Vec::new(),
+        }
+    }
+
+    /// Pushes the document indexing `row` to `out`, after the origin document of the row's
+    /// origin if the index does not hold it yet.
+    pub(crate) fn build(
+        &mut self,
+        row: &LogRow,
+        fields: &LogFields,
+        out: &mut Vec<TantivyDocument>,
+    ) {
+        let same_origin = self
+            .origin
+            .as_ref()
+            .is_some_and(|origin| Arc::ptr_eq(origin, &row.origin) || **origin == *row.origin);
+        if !same_origin {
+            let mut encoded = Vec::new();
+            encode_origin(&row.origin, &mut encoded);
+            self.origin_id = origin_id(&encoded);
+            self.origin = Some(row.origin.clone());
+            if self.known_origins.insert(self.origin_id) {
+                out.push(origin_document(row, self.origin_id, &encoded, fields));
+            }
+        }
         let mut doc = TantivyDocument::new();
         match &row.body {
             AttrValue::Str(text) => add_text_if_present(&mut doc, fields.body, text),
@@ -46,34 +78,37 @@ impl DocumentBuilder {
         }
         doc.add_i64(fields.timestamp, row.time_unix_nano);
         add_object_if_present(&mut doc, fields.attributes, &row.attributes);
-        add_object_if_present(&mut doc, fields.resource, &row.origin.resource_attributes);
-        let same_origin = self
-            .origin
-            .as_ref()
-            .is_some_and(|origin| Arc::ptr_eq(origin, &row.origin) || **origin == *row.origin);
-        if !same_origin {
-            self.origin_bytes.clear();
-            encode_origin(&row.origin, &mut self.origin_bytes);
-            self.origin = Some(row.origin.clone());
-        }
+        doc.add_u64(fields.origin, self.origin_id);
         self.source.clear();
-        encode_row(row, &self.origin_bytes, &mut self.source);
+        encode_row(row, self.origin_id, &mut self.source);
         doc.add_bytes(fields.source, &self.source);
-        doc
+        out.push(doc);
     }
 }
 
-/// Rebuilds the row from a stored document and its `timestamp` fast-field value.
+/// The document that indexes an origin's resource and stores the origin, `encoded`.
+fn origin_document(row: &LogRow, id: u64, encoded: &[u8], fields: &LogFields) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_u64(fields.origin, ORIGIN_DOCUMENT);
+    doc.add_u64(fields.origin_id, id);
+    add_object_if_present(&mut doc, fields.resource, &row.origin.resource_attributes);
+    doc.add_bytes(fields.source, encoded);
+    doc
+}
+
+/// Rebuilds the row from a stored document and its `timestamp` fast-field value; `origin`
+/// finds the origin the row names by its id.
 pub(crate) fn document_to_row(
     doc: &TantivyDocument,
     fields: &LogFields,
     time_unix_nano: i64,
+    origin: impl FnOnce(u64) -> Result<Arc<Origin>, StorageError>,
 ) -> Result<LogRow, StorageError> {
     let source = doc
         .get_first(fields.source)
         .and_then(|value| value.as_bytes())
         .ok_or_else(|| StorageError::Corrupt("log index document has no source".to_string()))?;
-    decode_row(source, time_unix_nano)
+    decode_row(source, time_unix_nano, origin)
 }
 
 /// Lowercase hex of `bytes` in `out` (twice as long), without allocating.
@@ -182,16 +217,34 @@ mod tests {
             service_name: "b".into(),
             ..Origin::default()
         };
-        let mut builder = DocumentBuilder::default();
-        // The cached origin must follow the row's, back and forth.
+        let mut builder = DocumentBuilder::new(HashSet::new());
+        let mut origins = std::collections::HashMap::new();
+        // The cached origin must follow the row's, back and forth, and each origin gets
+        // one origin document, before the first record that names it.
         for origin in [&first, &first, &second, &first] {
             let row = row_with(AttrValue::Str("text".into()), origin.clone());
-            let doc = builder.build(&row, &fields);
-            assert_eq!(
-                document_to_row(&doc, &fields, row.time_unix_nano).expect("row"),
-                row
-            );
+            let mut docs = Vec::new();
+            builder.build(&row, &fields, &mut docs);
+            let record = docs.pop().expect("a record document");
+            for origin_doc in docs {
+                let id = origin_doc
+                    .get_first(fields.origin_id)
+                    .and_then(|v| v.as_u64());
+                let bytes = origin_doc
+                    .get_first(fields.source)
+                    .and_then(|v| v.as_bytes());
+                let decoded = super::super::stored_row::decode_origin(bytes.expect("stored"));
+                origins.insert(id.expect("id"), Arc::new(decoded.expect("origin")));
+            }
+            let back = document_to_row(&record, &fields, row.time_unix_nano, |id| {
+                origins
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| StorageError::Corrupt("no origin".into()))
+            });
+            assert_eq!(back.expect("row"), row);
         }
+        assert_eq!(origins.len(), 2);
     }
 
     #[test]

@@ -2,13 +2,15 @@
 
 use std::ops::Bound;
 
-use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery,
+    AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
 };
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{Searcher, Term};
 
 use super::errors::query_error;
+use super::origins::{origin_document_term, resolve_resource_leaves};
 use super::query_rewrite::rewrite_query;
 use super::schema::LogFields;
 use crate::error::StorageError;
@@ -20,10 +22,12 @@ pub(crate) const MAX_QUERY_BYTES: usize = 64 * 1024;
 /// posting lists are walked for every search.
 pub(crate) const MAX_QUERY_CLAUSES: usize = 1024;
 
-/// Builds the query matching `text` (everything when empty or `*`) with a time between
-/// `start_ns` and `end_ns` inclusive.
+/// Builds the query matching the records (never the origin documents) that `text` matches
+/// (every record when empty or `*`) with a time between `start_ns` and `end_ns` inclusive.
+/// `searcher` answers the parts of `text` that test the resource.
 pub(crate) fn build_query(
     parser: &QueryParser,
+    searcher: &Searcher,
     fields: &LogFields,
     text: &str,
     start_ns: Option<i64>,
@@ -33,24 +37,33 @@ pub(crate) fn build_query(
     let matching: Box<dyn Query> = if text.is_empty() || text == "*" {
         Box::new(AllQuery)
     } else {
-        parse_user_query(parser, text)?
+        parse_user_query(parser, searcher, fields, text)?
     };
-    if start_ns.is_none() && end_ns.is_none() {
-        return Ok(matching);
-    }
-    let bound = |ns: Option<i64>| {
-        ns.map_or(Bound::Unbounded, |ns| {
-            Bound::Included(Term::from_field_i64(fields.timestamp, ns))
-        })
-    };
-    let range = RangeQuery::new(bound(start_ns), bound(end_ns));
-    Ok(Box::new(BooleanQuery::new(vec![
+    // Only "everything" can match an origin document (`*`, or the one a negation starts
+    // from): records and origins share no other indexed field.
+    let not_an_origin = TermQuery::new(origin_document_term(fields), IndexRecordOption::Basic);
+    let mut clauses = vec![
         (Occur::Must, matching),
-        (Occur::Must, Box::new(range)),
-    ])))
+        (Occur::MustNot, Box::new(not_an_origin) as Box<dyn Query>),
+    ];
+    if start_ns.is_some() || end_ns.is_some() {
+        let bound = |ns: Option<i64>| {
+            ns.map_or(Bound::Unbounded, |ns| {
+                Bound::Included(Term::from_field_i64(fields.timestamp, ns))
+            })
+        };
+        let range = RangeQuery::new(bound(start_ns), bound(end_ns));
+        clauses.push((Occur::Must, Box::new(range)));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
-fn parse_user_query(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>, StorageError> {
+fn parse_user_query(
+    parser: &QueryParser,
+    searcher: &Searcher,
+    fields: &LogFields,
+    text: &str,
+) -> Result<Box<dyn Query>, StorageError> {
     if text.len() > MAX_QUERY_BYTES {
         return Err(StorageError::InvalidQuery(format!(
             "query is {} bytes, the limit is {MAX_QUERY_BYTES}",
@@ -70,6 +83,7 @@ fn parse_user_query(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>, 
         )));
     }
     complete_negative_groups(&mut ast);
+    resolve_resource_leaves(&mut ast, parser, searcher, fields)?;
     parser
         .build_query_from_user_input_ast(ast)
         .map_err(|err| query_error(&err))

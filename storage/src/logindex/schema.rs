@@ -21,6 +21,8 @@ pub(crate) const TIMESTAMP: &str = "timestamp";
 pub(crate) const ATTRIBUTES: &str = "attributes";
 pub(crate) const RESOURCE: &str = "resource";
 pub(crate) const SOURCE: &str = "source";
+pub(crate) const ORIGIN: &str = "origin";
+pub(crate) const ORIGIN_ID: &str = "origin_id";
 
 /// Whole value as one token, lowercased: exact matching that ignores case.
 pub(crate) const RAW_LOWERCASE: &str = "raw_lowercase";
@@ -46,6 +48,8 @@ pub(crate) struct LogFields {
     pub(crate) attributes: Field,
     pub(crate) resource: Field,
     pub(crate) source: Field,
+    pub(crate) origin: Field,
+    pub(crate) origin_id: Field,
 }
 
 /// Builds the schema. Results are ordered by a fast field and never by relevance, so no field
@@ -95,8 +99,19 @@ pub(crate) fn build_schema() -> (Schema, LogFields) {
         span_id: builder.add_text_field(SPAN_ID, exact(RAW_LOWERCASE)),
         timestamp: builder.add_i64_field(TIMESTAMP, time),
         attributes: builder.add_json_field(ATTRIBUTES, json.clone()),
+        // Only origin documents index the resource; records point to theirs by id
+        // (`origins.rs`).
         resource: builder.add_json_field(RESOURCE, json),
+        // Records: the row, by `stored_row`. Origin documents: the origin it encodes.
         source: builder.add_bytes_field(SOURCE, STORED),
+        // Records: the id of their origin. Origin documents: `ORIGIN_DOCUMENT`, which no
+        // origin id takes, so one term lists them all.
+        origin: builder.add_u64_field(ORIGIN, NumericOptions::default().set_indexed()),
+        // Origin documents only: their id, to find one by id and to read ids in bulk.
+        origin_id: builder.add_u64_field(
+            ORIGIN_ID,
+            NumericOptions::default().set_indexed().set_fast(),
+        ),
     };
     (builder.build(), fields)
 }

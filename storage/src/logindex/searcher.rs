@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{EnableScoring, QueryParser};
-use tantivy::{DocSet, Index, IndexReader, Order, TERMINATED, TantivyDocument};
+use tantivy::{DocSet, Index, IndexReader, Order, Searcher, TERMINATED, TantivyDocument};
 
 use super::document::document_to_row;
 use super::errors::{index_error, search_error};
+use super::origins::{OriginCache, origin_document_term};
 use super::query::build_query;
 use super::schema::{LogFields, TIMESTAMP};
 use crate::error::StorageError;
@@ -46,6 +47,7 @@ pub struct LogSearcher {
     reader: IndexReader,
     parser: Arc<QueryParser>,
     fields: LogFields,
+    origins: Arc<OriginCache>,
 }
 
 impl LogSearcher {
@@ -59,19 +61,33 @@ impl LogSearcher {
             reader,
             parser: Arc::new(parser),
             fields,
+            origins: Arc::default(),
         }
+    }
+
+    /// Rebuilds the row of a record document found by `searcher`.
+    fn row(
+        &self,
+        searcher: &Searcher,
+        doc: &TantivyDocument,
+        time_unix_nano: i64,
+    ) -> Result<LogRow, StorageError> {
+        document_to_row(doc, &self.fields, time_unix_nano, |id| {
+            self.origins.get(searcher, &self.fields, id)
+        })
     }
 
     /// Newest first (by time_unix_nano desc), total = number of matches (not capped by limit).
     pub fn search(&self, query: &LogQuery) -> Result<LogHits, StorageError> {
+        let searcher = self.reader.searcher();
         let tantivy_query = build_query(
             &self.parser,
+            &searcher,
             &self.fields,
             &query.query,
             query.start_ns,
             query.end_ns,
         )?;
-        let searcher = self.reader.searcher();
         // More rows than documents cannot come back, and the top-k collector allocates for its
         // limit up front, so a huge requested limit must not reach it.
         let limit =
@@ -99,7 +115,7 @@ impl LogSearcher {
                 let time = time.ok_or_else(|| {
                     StorageError::Corrupt("log index document has no timestamp".to_string())
                 })?;
-                document_to_row(&doc, &self.fields, time)
+                self.row(&searcher, &doc, time)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LogHits {
@@ -119,8 +135,8 @@ impl LogSearcher {
         if max_rows == 0 {
             return Ok(rows);
         }
-        let query = build_query(&self.parser, &self.fields, "", start_ns, end_ns)?;
         let searcher = self.reader.searcher();
+        let query = build_query(&self.parser, &searcher, &self.fields, "", start_ns, end_ns)?;
         let weight = query
             .weight(EnableScoring::disabled_from_searcher(&searcher))
             .map_err(search_error)?;
@@ -144,7 +160,7 @@ impl LogSearcher {
                     let time = times.first(doc_id).ok_or_else(|| {
                         StorageError::Corrupt("log index document has no timestamp".to_string())
                     })?;
-                    rows.push(document_to_row(&doc, &self.fields, time)?);
+                    rows.push(self.row(&searcher, &doc, time)?);
                     if rows.len() >= max_rows {
                         return Ok(rows);
                     }
@@ -170,14 +186,15 @@ impl LogSearcher {
             return Ok(counts);
         }
         let bucket_ns = ((end_ns - start_ns).max(1) / buckets as i64).max(1);
+        let searcher = self.reader.searcher();
         let tantivy_query = build_query(
             &self.parser,
+            &searcher,
             &self.fields,
             query,
             Some(start_ns),
             Some(end_ns),
         )?;
-        let searcher = self.reader.searcher();
         let weight = tantivy_query
             .weight(EnableScoring::disabled_from_searcher(&searcher))
             .map_err(search_error)?;
@@ -201,8 +218,14 @@ impl LogSearcher {
         Ok(counts)
     }
 
-    /// Records in the last committed state.
+    /// Records in the last committed state (origin documents are not records).
     pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        let searcher = self.reader.searcher();
+        // Nothing is ever deleted from the index, so the term's document frequency counts
+        // the origin documents exactly.
+        let origins = searcher
+            .doc_freq(&origin_document_term(&self.fields))
+            .unwrap_or(0);
+        searcher.num_docs().saturating_sub(origins)
     }
 }

@@ -1,16 +1,17 @@
-//! The compact binary form of a log row kept in the index's doc store.
+//! The compact binary forms of log rows: the row kept in the index's doc store, the origin
+//! (resource and scope) documents it points to, and the rows of a WAL payload.
 //!
 //! JSON cost a serialisation per record and twice the bytes (key names, hex ids, numbers as
 //! text, base64). This form writes lengths and integers as LEB128 varints, signed ones
 //! zigzagged, ids as raw bytes and doubles as their 8 bytes, so every value round-trips exactly
-//! (NaN and infinities included). The origin (resource and scope) comes first as its own
-//! length-prefixed part: the rows of one request share it, so the writer encodes it once per
-//! request and the doc store's zstd turns each repetition into a short back-reference. The
-//! record's time is not stored here: the index keeps it in the `timestamp` fast field (about a
-//! byte a row there, against nine that compress poorly here), and reading a row takes it back.
+//! (NaN and infinities included). A stored row names its origin by id (see
+//! [`origins`](super::origins)): the rows of a service share one origin, which the index keeps
+//! once. The record's time is not stored here: the index keeps it in the `timestamp` fast
+//! field (about a byte a row there, against nine that compress poorly here), and reading a row
+//! takes it back.
 //!
 //! ```text
-//! row    = FORMAT origin_len:varint origin record
+//! row    = ROW_FORMAT origin_id:u64 LE record
 //! origin = str(service) attrs(resource) str(scope name) str(scope version) attrs(scope)
 //! record = zigzag(observed - time) zigzag(severity number) str(severity text)
 //!          value(body) attrs(attributes) varint(dropped) u8(ids present: 1 trace, 2 span)
@@ -25,8 +26,12 @@ use crate::error::StorageError;
 use crate::model::{LogRow, Origin, SpanId, TraceId};
 use crate::value::{AttrValue, Attributes};
 
-/// First byte of every stored row; a new layout gets a new number.
+/// First byte of a WAL payload of rows; a new layout gets a new number.
 const FORMAT: u8 = 1;
+
+/// First byte of a row in the doc store. Format 1 carried the origin inline; indexes of that
+/// layout have another schema and are refused when opened.
+const ROW_FORMAT: u8 = 2;
 
 /// Deepest nesting decoded. Ingest caps nesting far below this; the guard only keeps a
 /// corrupt document from recursing without bound.
@@ -53,11 +58,10 @@ pub(crate) fn encode_origin(origin: &Origin, out: &mut Vec<u8>) {
     put_attributes(out, &origin.scope_attributes);
 }
 
-/// Encodes `row`, all but its time, with its origin already encoded as `origin` (by
-/// [`encode_origin`]).
-pub(crate) fn encode_row(row: &LogRow, origin: &[u8], out: &mut Vec<u8>) {
-    out.push(FORMAT);
-    put_bytes(out, origin);
+/// Encodes `row`, all but its time, naming its origin by `origin_id`.
+pub(crate) fn encode_row(row: &LogRow, origin_id: u64, out: &mut Vec<u8>) {
+    out.push(ROW_FORMAT);
+    out.extend_from_slice(&origin_id.to_le_bytes());
     put_record(row, out);
 }
 
@@ -132,7 +136,7 @@ pub(crate) fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
 /// Decodes rows written by [`encode_rows`]; rows of one origin share its `Arc` again.
 pub(crate) fn decode_rows(bytes: &[u8]) -> Result<Vec<LogRow>, StorageError> {
     let mut reader = Reader { bytes, depth: 0 };
-    reader.format()?;
+    reader.format(FORMAT)?;
     let origin_count = reader.length()?;
     let mut origins = Vec::with_capacity(origin_count);
     for _ in 0..origin_count {
@@ -153,15 +157,24 @@ pub(crate) fn decode_rows(bytes: &[u8]) -> Result<Vec<LogRow>, StorageError> {
     Ok(rows)
 }
 
-/// Decodes a row written by [`encode_row`], whose time is `time_unix_nano`.
-pub(crate) fn decode_row(bytes: &[u8], time_unix_nano: i64) -> Result<LogRow, StorageError> {
+/// Decodes a row written by [`encode_row`], whose time is `time_unix_nano`; `origin` finds
+/// the origin the row names.
+pub(crate) fn decode_row(
+    bytes: &[u8],
+    time_unix_nano: i64,
+    origin: impl FnOnce(u64) -> Result<Arc<Origin>, StorageError>,
+) -> Result<LogRow, StorageError> {
     let mut reader = Reader { bytes, depth: 0 };
-    reader.format()?;
-    let origin_len = reader.length()?;
-    let origin = Reader::origin(reader.take(origin_len)?)?;
-    let row = reader.record(Arc::new(origin), time_unix_nano)?;
+    reader.format(ROW_FORMAT)?;
+    let origin_id = u64::from_le_bytes(reader.array()?);
+    let row = reader.record(origin(origin_id)?, time_unix_nano)?;
     reader.finish()?;
     Ok(row)
+}
+
+/// Decodes an origin written by [`encode_origin`].
+pub(crate) fn decode_origin(bytes: &[u8]) -> Result<Origin, StorageError> {
+    Reader::origin(bytes)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -340,9 +353,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn format(&mut self) -> Result<(), StorageError> {
+    fn format(&mut self, expected: u8) -> Result<(), StorageError> {
         match self.byte()? {
-            FORMAT => Ok(()),
+            format if format == expected => Ok(()),
             format => Err(corrupt(format!("unknown stored log row format {format}"))),
         }
     }

@@ -507,3 +507,93 @@ fn histogram_counts_matches_per_bucket_like_one_count_per_bucket() {
             .all(|count| *count == 0)
     );
 }
+
+/// Origin documents in the index in `dir`, counted by tantivy directly.
+fn origin_documents(dir: &TempDir) -> u64 {
+    let index = tantivy::Index::open_in_dir(dir.path()).expect("open");
+    let field = index.schema().get_field("origin").expect("origin field");
+    let term = tantivy::Term::from_field_u64(field, super::origins::ORIGIN_DOCUMENT);
+    let reader = index.reader().expect("reader");
+    reader.searcher().doc_freq(&term).expect("doc freq")
+}
+
+fn on_host(time: i64, host: &str, pid: i64, body: &str) -> LogRow {
+    let mut row = row(time, "web", "INFO", body);
+    Arc::make_mut(&mut row.origin).resource_attributes.extend([
+        ("host.name".into(), AttrValue::Str(host.into())),
+        ("process.pid".into(), AttrValue::Int(pid)),
+    ]);
+    row
+}
+
+#[test]
+fn each_origin_is_kept_once_and_resource_queries_match_through_it() {
+    let dir = TempDir::new().expect("tempdir");
+    {
+        let (mut writer, _, _) = open(&dir);
+        writer
+            .add(&[
+                on_host(1, "web-1", 100, "one"),
+                on_host(2, "web-2", 200, "two"),
+            ])
+            .expect("add");
+        writer.commit(1).expect("commit");
+        writer
+            .add(&[on_host(3, "web-1", 100, "three")])
+            .expect("add");
+        writer.commit(2).expect("commit");
+    }
+    // After a restart the writer knows the committed origins and does not add them again,
+    // and the searcher reads origins from the index (nothing is cached yet).
+    let (mut writer, searcher, _) = open(&dir);
+    writer
+        .add(&[
+            on_host(4, "web-1", 100, "four"),
+            on_host(5, "web-3", 300, "five"),
+        ])
+        .expect("add");
+    writer.commit(3).expect("commit");
+    assert_eq!(origin_documents(&dir), 3);
+    assert_eq!(searcher.num_docs(), 5);
+    assert_eq!(search(&searcher, "*").total, 5);
+    assert_eq!(
+        searcher.histogram("*", 0, 10, 2).expect("histogram"),
+        [4, 1]
+    );
+
+    assert_eq!(
+        search(&searcher, "five").rows,
+        [on_host(5, "web-3", 300, "five")]
+    );
+    assert_eq!(
+        bodies(&searcher, "resource.host.name:WEB-1"),
+        ["four", "three", "one"]
+    );
+    assert_eq!(
+        bodies(&searcher, "resource.host.name:web-2 OR four"),
+        ["four", "two"]
+    );
+    assert_eq!(
+        bodies(&searcher, "NOT resource.host.name:web-1"),
+        ["five", "two"]
+    );
+    assert_eq!(
+        bodies(&searcher, "resource.host.name: IN [web-2 web-3]"),
+        ["five", "two"]
+    );
+    assert_eq!(
+        bodies(
+            &searcher,
+            "resource.process.pid:300 AND resource.host.name:web-3"
+        ),
+        ["five"]
+    );
+    assert_eq!(search(&searcher, "resource.host.name:web-9").total, 0);
+    assert_eq!(search(&searcher, "NOT resource.host.name:web-9").total, 5);
+    assert_eq!(
+        searcher
+            .histogram("resource.host.name:web-1", 0, 10, 1)
+            .expect("histogram"),
+        [3]
+    );
+}

@@ -9,6 +9,7 @@ use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy};
 
 use super::document::DocumentBuilder;
 use super::errors::index_error;
+use super::origins::committed_origin_ids;
 use super::schema::{LogFields, build_schema, register_tokenizers};
 use super::searcher::LogSearcher;
 use crate::error::StorageError;
@@ -106,10 +107,12 @@ pub fn open_log_index(
         .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
         .try_into()
         .map_err(|err| index_error("open index reader", err))?;
+    let known_origins = committed_origin_ids(&reader.searcher(), &fields)?;
     let searcher = LogSearcher::new(&index, reader.clone(), fields);
     tracing::info!(
         dir = %dir.display(),
         docs = searcher.num_docs(),
+        origins = known_origins.len(),
         wal_seq,
         "log index opened"
     );
@@ -117,7 +120,7 @@ pub fn open_log_index(
         writer,
         reader,
         fields,
-        documents: DocumentBuilder::default(),
+        documents: DocumentBuilder::new(known_origins),
         uncommitted: 0,
     };
     Ok((writer, searcher, wal_seq))
@@ -134,13 +137,13 @@ fn parse_wal_seq(payload: &str) -> Result<u64, StorageError> {
 impl LogIndexWriter {
     /// Queues `rows` for indexing; they become searchable at the next [`commit`](Self::commit).
     pub fn add(&mut self, rows: &[LogRow]) -> Result<(), StorageError> {
+        let mut documents = Vec::with_capacity(DOCS_PER_SEND + 1);
         for group in rows.chunks(DOCS_PER_SEND) {
-            let operations: Vec<UserOperation> = group
-                .iter()
-                .map(|row| UserOperation::Add(self.documents.build(row, &self.fields)))
-                .collect();
+            for row in group {
+                self.documents.build(row, &self.fields, &mut documents);
+            }
             self.writer
-                .run(operations)
+                .run(documents.drain(..).map(UserOperation::Add))
                 .map_err(|err| index_error("add logs", err))?;
             self.uncommitted += group.len() as u64;
         }

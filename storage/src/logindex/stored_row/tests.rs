@@ -2,12 +2,38 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// The id `encode` gives every row's origin.
+const ORIGIN_ID: u64 = 0x0123_4567_89ab_cdef;
+
+/// A row and its origin, encoded the way the index keeps them.
 fn encode(row: &LogRow) -> Vec<u8> {
-    let mut origin = Vec::new();
-    encode_origin(&row.origin, &mut origin);
     let mut out = Vec::new();
-    encode_row(row, &origin, &mut out);
-    out
+    encode_origin(&row.origin, &mut out);
+    let origin_len = out.len();
+    encode_row(row, ORIGIN_ID, &mut out);
+    let mut both = (origin_len as u32).to_le_bytes().to_vec();
+    both.extend_from_slice(&out);
+    both
+}
+
+/// Decodes what `encode` wrote: the origin, then the row naming it.
+fn decode(bytes: &[u8], time_unix_nano: i64) -> Result<LogRow, StorageError> {
+    let (len, rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt("no length".into()))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > rest.len() {
+        return Err(corrupt("origin truncated".into()));
+    }
+    let (origin, row) = rest.split_at(len);
+    let origin = Arc::new(decode_origin(origin)?);
+    decode_row(row, time_unix_nano, |id| {
+        if id == ORIGIN_ID {
+            Ok(origin)
+        } else {
+            Err(corrupt(format!("unknown origin {id}")))
+        }
+    })
 }
 
 fn sample() -> LogRow {
@@ -46,8 +72,12 @@ fn sample() -> LogRow {
 /// Compares through the encoding, since NaN != NaN.
 fn assert_round_trips(row: &LogRow) {
     let bytes = encode(row);
-    let back = decode_row(&bytes, row.time_unix_nano).expect("decodes");
+    let back = decode(&bytes, row.time_unix_nano).expect("decodes");
     assert_eq!(encode(&back), bytes);
+}
+
+fn len_of_origin(encoded: &[u8]) -> usize {
+    u32::from_le_bytes(encoded[..4].try_into().expect("length")) as usize
 }
 
 #[test]
@@ -59,7 +89,7 @@ fn every_field_and_value_kind_round_trips() {
     plain.trace_id = None;
     plain.span_id = None;
     assert_eq!(
-        decode_row(&encode(&plain), plain.time_unix_nano).expect("decodes"),
+        decode(&encode(&plain), plain.time_unix_nano).expect("decodes"),
         plain
     );
 }
@@ -68,17 +98,17 @@ fn every_field_and_value_kind_round_trips() {
 fn truncated_or_garbled_bytes_are_errors_not_panics() {
     let bytes = encode(&sample());
     for len in 0..bytes.len() {
-        assert!(
-            decode_row(&bytes[..len], 0).is_err(),
-            "prefix of {len} bytes"
-        );
+        assert!(decode(&bytes[..len], 0).is_err(), "prefix of {len} bytes");
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(decode_row(&longer, 0).is_err());
-    let mut unknown = bytes;
-    unknown[0] = FORMAT + 1;
-    assert!(decode_row(&unknown, 0).is_err());
+    assert!(decode(&longer, 0).is_err());
+    let mut unknown = bytes.clone();
+    unknown[4 + len_of_origin(&bytes)] = ROW_FORMAT + 1;
+    assert!(decode(&unknown, 0).is_err());
+    let mut other_origin = bytes.clone();
+    other_origin[4 + len_of_origin(&bytes) + 1] ^= 1;
+    assert!(decode(&other_origin, 0).is_err());
 }
 
 /// Three rows over two origins, the third sharing the first's origin by value only.
@@ -143,7 +173,7 @@ fn deep_nesting_is_refused_when_decoding() {
     }
     let mut row = sample();
     row.body = value;
-    assert!(decode_row(&encode(&row), 0).is_err());
+    assert!(decode(&encode(&row), 0).is_err());
 }
 
 fn value_strategy() -> impl Strategy<Value = AttrValue> {
@@ -185,7 +215,9 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let _ = decode_row(&bytes, 0);
+        let _ = decode(&bytes, 0);
+        let _ = decode_row(&bytes, 0, |_| Ok(Arc::new(Origin::default())));
+        let _ = decode_origin(&bytes);
         let _ = decode_rows(&bytes);
     }
 }
