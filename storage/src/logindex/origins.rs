@@ -13,8 +13,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use tantivy::query::Occur;
 use tantivy::query::{EnableScoring, Query, QueryParser, TermQuery};
-use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
+use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocSet, Searcher, TERMINATED, TantivyDocument, Term};
 
@@ -27,6 +28,12 @@ use crate::model::Origin;
 /// What origin documents index in the `origin` field, where records index their origin's id.
 /// [`origin_id`] never returns it.
 pub(crate) const ORIGIN_DOCUMENT: u64 = 0;
+
+/// Most origin ids a resolved leaf tests as separate terms. A term query per id lets the
+/// search skip through the other clauses' matches (a facet count of `info AND
+/// resource.host.name:web-1` over 1M records: 47 ms, against 123 ms as a term set, which
+/// marks every record of the origin in a bitset first). Beyond this, a term set.
+const MAX_ID_TERMS: usize = 16;
 
 /// Origins a searcher keeps decoded. A page of results names few; the cap only bounds memory
 /// when a client sends a new resource with every request.
@@ -62,12 +69,18 @@ fn matching_origin_ids(
     let id_field = searcher.schema().get_field_name(fields.origin_id);
     let mut ids = Vec::new();
     for segment in searcher.segment_readers() {
+        let mut matches = weight.scorer(segment, 1.0).map_err(search_error)?;
+        let mut doc = matches.doc();
+        // Most segments hold no origin document (each is added once, with the first records
+        // of its origin), and opening a column costs more than the search: open it only
+        // where there is something to read.
+        if doc == TERMINATED {
+            continue;
+        }
         let id_column = segment
             .fast_fields()
             .u64(id_field)
             .map_err(|err| index_error("open origin id column", err))?;
-        let mut matches = weight.scorer(segment, 1.0).map_err(search_error)?;
-        let mut doc = matches.doc();
         while doc != TERMINATED {
             ids.extend(id_column.first(doc));
             doc = matches.advance();
@@ -100,20 +113,41 @@ pub(crate) fn resolve_resource_leaves(
             .iter_mut()
             .try_for_each(|(_, child)| resolve_resource_leaves(child, parser, searcher, fields)),
         UserInputAst::Boost(child, _) => resolve_resource_leaves(child, parser, searcher, fields),
-        UserInputAst::Leaf(leaf) => {
-            if !tests_resource(leaf) {
-                return Ok(());
-            }
+        UserInputAst::Leaf(leaf) if tests_resource(leaf) => {
             let query = parser
                 .build_query_from_user_input_ast(UserInputAst::Leaf(leaf.clone()))
                 .map_err(|err| query_error(&err))?;
             let ids = matching_origin_ids(searcher, &*query, fields)?;
-            **leaf = UserInputLeaf::Set {
-                field: Some(ORIGIN.to_string()),
-                elements: ids.iter().map(u64::to_string).collect(),
-            };
+            *ast = ids_leaf(&ids);
             Ok(())
         }
+        UserInputAst::Leaf(_) => Ok(()),
+    }
+}
+
+/// The query matching records of any of the origins `ids` (none when empty).
+fn ids_leaf(ids: &[u64]) -> UserInputAst {
+    let term = |id: &u64| {
+        UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(UserInputLiteral {
+            field_name: Some(ORIGIN.to_string()),
+            phrase: id.to_string(),
+            delimiter: Delimiter::None,
+            slop: 0,
+            prefix: false,
+        })))
+    };
+    match ids.len() {
+        1 => term(&ids[0]),
+        2..=MAX_ID_TERMS => UserInputAst::Clause(
+            ids.iter()
+                .map(|id| (Some(Occur::Should), term(id)))
+                .collect(),
+        ),
+        // No ids: an empty set, which matches nothing.
+        _ => UserInputAst::Leaf(Box::new(UserInputLeaf::Set {
+            field: Some(ORIGIN.to_string()),
+            elements: ids.iter().map(u64::to_string).collect(),
+        })),
     }
 }
 

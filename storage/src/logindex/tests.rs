@@ -597,3 +597,18 @@ fn each_origin_is_kept_once_and_resource_queries_match_through_it() {
         [3]
     );
 }
+
+#[test]
+fn a_resource_leaf_matching_many_origins_matches_all_their_records() {
+    // More origins than a resolved leaf tests as separate terms: it becomes a term set.
+    let rows: Vec<LogRow> = (0..40)
+        .map(|n| on_host(n, &format!("host-{n}"), n, &format!("line{n}")))
+        .collect();
+    let (_dir, _writer, searcher) = index_with(&rows);
+    assert_eq!(search(&searcher, "resource.service.name:web").total, 40);
+    assert_eq!(search(&searcher, "resource.process.pid:7").total, 1);
+    assert_eq!(
+        search(&searcher, "resource.service.name:web AND NOT line3").total,
+        39
+    );
+}
