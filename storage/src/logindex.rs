@@ -12,6 +12,7 @@
 
 mod document;
 mod errors;
+mod origin_set;
 mod origins;
 mod query;
 mod query_rewrite;

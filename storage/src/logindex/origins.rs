@@ -5,7 +5,8 @@
 //! of log ingest's CPU (S3, docs/benchmarks.md). Instead the first record of an origin adds
 //! an *origin document*, which indexes the resource and stores the encoded origin, and every
 //! record indexes and stores only its origin's id. A query on `resource.*` is answered in two
-//! steps: the leaf runs against the origin documents, then becomes the set of ids it found.
+//! steps: the leaf runs against the origin documents, then becomes a query for the records of
+//! the origins it found (`origin_set.rs` when there are several).
 //!
 //! An origin document reaches the index in the same commit as the first records that name
 //! it, so a crash never leaves a record without its origin: WAL replay adds both again.
@@ -13,14 +14,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tantivy::query::Occur;
-use tantivy::query::{EnableScoring, Query, QueryParser, TermQuery};
-use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
+use tantivy::query::{EmptyQuery, EnableScoring, Query, QueryParser, TermQuery};
+use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocSet, Searcher, TERMINATED, TantivyDocument, Term};
 
 use super::errors::{index_error, query_error, search_error};
-use super::schema::{LogFields, ORIGIN, RESOURCE};
+use super::origin_set::{OriginSetCache, OriginSetQuery};
+use super::schema::{LogFields, RESOURCE};
 use super::stored_row::decode_origin;
 use crate::error::StorageError;
 use crate::model::Origin;
@@ -28,12 +29,6 @@ use crate::model::Origin;
 /// What origin documents index in the `origin` field, where records index their origin's id.
 /// [`origin_id`] never returns it.
 pub(crate) const ORIGIN_DOCUMENT: u64 = 0;
-
-/// Most origin ids a resolved leaf tests as separate terms. A term query per id lets the
-/// search skip through the other clauses' matches (a facet count of `info AND
-/// resource.host.name:web-1` over 1M records: 47 ms, against 123 ms as a term set, which
-/// marks every record of the origin in a bitset first). Beyond this, a term set.
-const MAX_ID_TERMS: usize = 16;
 
 /// Origins a searcher keeps decoded. A page of results names few; the cap only bounds memory
 /// when a client sends a new resource with every request.
@@ -100,58 +95,28 @@ pub(crate) fn committed_origin_ids(
         .collect())
 }
 
-/// Replaces every leaf of `ast` that tests the resource by the set of ids of the origins it
-/// matches, so the records of those origins match in its place.
-pub(crate) fn resolve_resource_leaves(
-    ast: &mut UserInputAst,
+/// The query matching the records whose origin `leaf` (a test of the resource) matches.
+pub(crate) fn resource_leaf_query(
+    leaf: &UserInputLeaf,
     parser: &QueryParser,
     searcher: &Searcher,
     fields: &LogFields,
-) -> Result<(), StorageError> {
-    match ast {
-        UserInputAst::Clause(children) => children
-            .iter_mut()
-            .try_for_each(|(_, child)| resolve_resource_leaves(child, parser, searcher, fields)),
-        UserInputAst::Boost(child, _) => resolve_resource_leaves(child, parser, searcher, fields),
-        UserInputAst::Leaf(leaf) if tests_resource(leaf) => {
-            let query = parser
-                .build_query_from_user_input_ast(UserInputAst::Leaf(leaf.clone()))
-                .map_err(|err| query_error(&err))?;
-            let ids = matching_origin_ids(searcher, &*query, fields)?;
-            *ast = ids_leaf(&ids);
-            Ok(())
-        }
-        UserInputAst::Leaf(_) => Ok(()),
-    }
+    origin_sets: &Arc<OriginSetCache>,
+) -> Result<Box<dyn Query>, StorageError> {
+    let query = parser
+        .build_query_from_user_input_ast(UserInputAst::Leaf(Box::new(leaf.clone())))
+        .map_err(|err| query_error(&err))?;
+    let ids = matching_origin_ids(searcher, &*query, fields)?;
+    Ok(if ids.is_empty() {
+        Box::new(EmptyQuery)
+    } else {
+        Box::new(OriginSetQuery::new(fields.origin, ids, origin_sets.clone()))
+    })
 }
 
-/// The query matching records of any of the origins `ids` (none when empty).
-fn ids_leaf(ids: &[u64]) -> UserInputAst {
-    let term = |id: &u64| {
-        UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(UserInputLiteral {
-            field_name: Some(ORIGIN.to_string()),
-            phrase: id.to_string(),
-            delimiter: Delimiter::None,
-            slop: 0,
-            prefix: false,
-        })))
-    };
-    match ids.len() {
-        1 => term(&ids[0]),
-        2..=MAX_ID_TERMS => UserInputAst::Clause(
-            ids.iter()
-                .map(|id| (Some(Occur::Should), term(id)))
-                .collect(),
-        ),
-        // No ids: an empty set, which matches nothing.
-        _ => UserInputAst::Leaf(Box::new(UserInputLeaf::Set {
-            field: Some(ORIGIN.to_string()),
-            elements: ids.iter().map(u64::to_string).collect(),
-        })),
-    }
-}
-
-fn tests_resource(leaf: &UserInputLeaf) -> bool {
+/// Whether `leaf` tests the resource (`resource`, `resource.*`), which only origin documents
+/// index.
+pub(crate) fn tests_resource(leaf: &UserInputLeaf) -> bool {
     let field = match leaf {
         UserInputLeaf::Literal(literal) => literal.field_name.as_deref(),
         UserInputLeaf::Range { field, .. }

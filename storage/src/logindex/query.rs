@@ -1,18 +1,21 @@
 //! Turns a user query string and a time range into a tantivy query, enforcing the size limits.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, Query, QueryParser, QueryParserError,
+    RangeQuery, TermQuery,
 };
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Searcher, Term};
 
 use super::errors::query_error;
-use super::origins::{origin_document_term, resolve_resource_leaves};
+use super::origin_set::OriginSetCache;
+use super::origins::{origin_document_term, resource_leaf_query, tests_resource};
 use super::query_rewrite::rewrite_query;
-use super::schema::LogFields;
+use super::schema::{LogFields, ORIGIN, ORIGIN_ID, SEVERITY_NUMBER, TIMESTAMP};
 use crate::error::StorageError;
 
 /// Longest query string accepted, in bytes.
@@ -24,28 +27,31 @@ pub(crate) const MAX_QUERY_CLAUSES: usize = 1024;
 
 /// Builds the query matching the records (never the origin documents) that `text` matches
 /// (every record when empty or `*`) with a time between `start_ns` and `end_ns` inclusive.
-/// `searcher` answers the parts of `text` that test the resource.
+/// `searcher` answers the parts of `text` that test the resource, whose matches
+/// `origin_sets` keeps.
 pub(crate) fn build_query(
     parser: &QueryParser,
     searcher: &Searcher,
     fields: &LogFields,
+    origin_sets: &Arc<OriginSetCache>,
     text: &str,
     start_ns: Option<i64>,
     end_ns: Option<i64>,
 ) -> Result<Box<dyn Query>, StorageError> {
     let text = text.trim();
-    let matching: Box<dyn Query> = if text.is_empty() || text == "*" {
-        Box::new(AllQuery)
+    let (matching, may_match_origins): (Box<dyn Query>, bool) = if text.is_empty() || text == "*" {
+        (Box::new(AllQuery), true)
     } else {
-        parse_user_query(parser, searcher, fields, text)?
+        parse_user_query(parser, searcher, fields, origin_sets, text)?
     };
-    // Only "everything" can match an origin document (`*`, or the one a negation starts
-    // from): records and origins share no other indexed field.
-    let not_an_origin = TermQuery::new(origin_document_term(fields), IndexRecordOption::Basic);
-    let mut clauses = vec![
-        (Occur::Must, matching),
-        (Occur::MustNot, Box::new(not_an_origin) as Box<dyn Query>),
-    ];
+    let mut clauses = vec![(Occur::Must, matching)];
+    // Only where the query can reach an origin document does it need this clause: it makes
+    // tantivy walk every match, where a bare `info` is counted from the term's document
+    // frequency alone.
+    if may_match_origins {
+        let not_an_origin = TermQuery::new(origin_document_term(fields), IndexRecordOption::Basic);
+        clauses.push((Occur::MustNot, Box::new(not_an_origin)));
+    }
     if start_ns.is_some() || end_ns.is_some() {
         let bound = |ns: Option<i64>| {
             ns.map_or(Bound::Unbounded, |ns| {
@@ -55,15 +61,44 @@ pub(crate) fn build_query(
         let range = RangeQuery::new(bound(start_ns), bound(end_ns));
         clauses.push((Occur::Must, Box::new(range)));
     }
-    Ok(Box::new(BooleanQuery::new(clauses)))
+    Ok(match clauses.len() {
+        1 => clauses.pop().expect("one clause").1,
+        _ => Box::new(BooleanQuery::new(clauses)),
+    })
+}
+
+/// Whether a query could match an origin document: one that holds "everything" (`*`, or
+/// what a negation starts from), a field origin documents have, or a resource leaf (which
+/// matches a segment's origin documents too when all its records match, `origin_set.rs`).
+fn may_match_origin_documents(ast: &UserInputAst) -> bool {
+    match ast {
+        UserInputAst::Clause(children) => children
+            .iter()
+            .any(|(_, child)| may_match_origin_documents(child)),
+        UserInputAst::Boost(child, _) => may_match_origin_documents(child),
+        UserInputAst::Leaf(leaf) => {
+            let field = match &**leaf {
+                UserInputLeaf::All => return true,
+                UserInputLeaf::Literal(literal) => literal.field_name.as_deref(),
+                UserInputLeaf::Range { field, .. }
+                | UserInputLeaf::Set { field, .. }
+                | UserInputLeaf::Regex { field, .. } => field.as_deref(),
+                UserInputLeaf::Exists { field } => Some(field.as_str()),
+            };
+            // Origin documents index these (the fast fields, so that their columns are full).
+            let origin_fields = [ORIGIN, ORIGIN_ID, TIMESTAMP, SEVERITY_NUMBER];
+            tests_resource(leaf) || field.is_some_and(|field| origin_fields.contains(&field))
+        }
+    }
 }
 
 fn parse_user_query(
     parser: &QueryParser,
     searcher: &Searcher,
     fields: &LogFields,
+    origin_sets: &Arc<OriginSetCache>,
     text: &str,
-) -> Result<Box<dyn Query>, StorageError> {
+) -> Result<(Box<dyn Query>, bool), StorageError> {
     if text.len() > MAX_QUERY_BYTES {
         return Err(StorageError::InvalidQuery(format!(
             "query is {} bytes, the limit is {MAX_QUERY_BYTES}",
@@ -83,10 +118,52 @@ fn parse_user_query(
         )));
     }
     complete_negative_groups(&mut ast);
-    resolve_resource_leaves(&mut ast, parser, searcher, fields)?;
-    parser
-        .build_query_from_user_input_ast(ast)
-        .map_err(|err| query_error(&err))
+    let leaf_query = |leaf: &UserInputLeaf| {
+        if tests_resource(leaf) {
+            resource_leaf_query(leaf, parser, searcher, fields, origin_sets)
+        } else {
+            parser
+                .build_query_from_user_input_ast(UserInputAst::Leaf(Box::new(leaf.clone())))
+                .map_err(|err| query_error(&err))
+        }
+    };
+    Ok((
+        to_query(&ast, &leaf_query)?,
+        may_match_origin_documents(&ast),
+    ))
+}
+
+/// Builds the query of one leaf of the tree.
+type LeafQuery<'a> = dyn Fn(&UserInputLeaf) -> Result<Box<dyn Query>, StorageError> + 'a;
+
+/// The clause a query parser set up as in `searcher.rs` gives a term that names no operator:
+/// `error timeout` means both words.
+const DEFAULT_OCCUR: Occur = Occur::Must;
+
+/// Turns the tree into a query as tantivy's parser does, with leaves from `leaf_query`. Built
+/// here rather than by the parser because a resource leaf becomes a query the grammar cannot
+/// express (`origin_set.rs`).
+fn to_query(
+    ast: &UserInputAst,
+    leaf_query: &LeafQuery<'_>,
+) -> Result<Box<dyn Query>, StorageError> {
+    Ok(match ast {
+        // `()` matches nothing, as the parser has it.
+        UserInputAst::Clause(children) if children.is_empty() => Box::new(EmptyQuery),
+        UserInputAst::Clause(children) => Box::new(BooleanQuery::new(
+            children
+                .iter()
+                .map(|(occur, child)| {
+                    Ok((occur.unwrap_or(DEFAULT_OCCUR), to_query(child, leaf_query)?))
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?,
+        )),
+        UserInputAst::Boost(child, boost) => Box::new(BoostQuery::new(
+            to_query(child, leaf_query)?,
+            boost.into_inner() as f32,
+        )),
+        UserInputAst::Leaf(leaf) => leaf_query(leaf)?,
+    })
 }
 
 /// Gives every purely negative group an "everything" clause, so `NOT severity:debug` and

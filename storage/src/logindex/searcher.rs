@@ -8,6 +8,7 @@ use tantivy::{DocSet, Index, IndexReader, Order, Searcher, TERMINATED, TantivyDo
 
 use super::document::document_to_row;
 use super::errors::{index_error, search_error};
+use super::origin_set::OriginSetCache;
 use super::origins::{OriginCache, origin_document_term};
 use super::query::build_query;
 use super::schema::{LogFields, TIMESTAMP};
@@ -48,6 +49,7 @@ pub struct LogSearcher {
     parser: Arc<QueryParser>,
     fields: LogFields,
     origins: Arc<OriginCache>,
+    origin_sets: Arc<OriginSetCache>,
 }
 
 impl LogSearcher {
@@ -62,6 +64,7 @@ impl LogSearcher {
             parser: Arc::new(parser),
             fields,
             origins: Arc::default(),
+            origin_sets: Arc::default(),
         }
     }
 
@@ -84,6 +87,7 @@ impl LogSearcher {
             &self.parser,
             &searcher,
             &self.fields,
+            &self.origin_sets,
             &query.query,
             query.start_ns,
             query.end_ns,
@@ -136,7 +140,15 @@ impl LogSearcher {
             return Ok(rows);
         }
         let searcher = self.reader.searcher();
-        let query = build_query(&self.parser, &searcher, &self.fields, "", start_ns, end_ns)?;
+        let query = build_query(
+            &self.parser,
+            &searcher,
+            &self.fields,
+            &self.origin_sets,
+            "",
+            start_ns,
+            end_ns,
+        )?;
         let weight = query
             .weight(EnableScoring::disabled_from_searcher(&searcher))
             .map_err(search_error)?;
@@ -191,6 +203,7 @@ impl LogSearcher {
             &self.parser,
             &searcher,
             &self.fields,
+            &self.origin_sets,
             query,
             Some(start_ns),
             Some(end_ns),
@@ -216,6 +229,12 @@ impl LogSearcher {
             }
         }
         Ok(counts)
+    }
+
+    /// Origin sets whose matches are cached, for tests.
+    #[cfg(test)]
+    pub(crate) fn cached_origin_sets(&self) -> usize {
+        self.origin_sets.len()
     }
 
     /// Records in the last committed state (origin documents are not records).
