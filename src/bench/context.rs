@@ -29,6 +29,8 @@ pub(crate) struct Stored {
     pub(crate) logs: u64,
     /// Raw body bytes of the S3 log records.
     pub(crate) log_body_bytes: u64,
+    /// OTLP-encoded bytes of the S3 log records.
+    pub(crate) log_record_bytes: u64,
     /// Trace ids sampled from the S3 log records that carry one.
     pub(crate) log_trace_ids: Vec<[u8; 16]>,
     /// The common term of the S3 corpus (S8).

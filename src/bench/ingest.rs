@@ -50,6 +50,8 @@ pub(crate) struct LoadOutcome {
     pub(crate) acked: u64,
     /// Raw log body bytes acknowledged (logs only).
     pub(crate) body_bytes: u64,
+    /// OTLP-encoded log record bytes acknowledged (logs only).
+    pub(crate) record_bytes: u64,
     /// Refusals that were retried.
     pub(crate) retries: u64,
     /// Time from first send to last ack.
@@ -158,6 +160,7 @@ pub(crate) async fn run_load(
                 Generator::Traces(workload) => shared.trace_ids.extend(workload.sampled_trace_ids),
                 Generator::Logs(workload) => {
                     shared.body_bytes += workload.body_bytes;
+                    shared.record_bytes += workload.record_bytes;
                     shared.trace_ids.extend(workload.sampled_trace_ids);
                 }
                 Generator::Metrics(_) => {}

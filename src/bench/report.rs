@@ -65,12 +65,19 @@ fn rows(results: &Results) -> Rows {
         rows.ingest("S2", "spans (HTTP JSON)", &s2.json, "—");
     }
     if let Some(s3) = &results.s3 {
+        // Two readings of "log MB": the lines alone (raw text, the stricter), and the
+        // records as OTLP sends them, with attributes and ids (docs/benchmarks.md).
         rows.add(
-            "S3 log MB indexed per server CPU-second",
+            "S3 log MB indexed per server CPU-second: bodies",
             format!(
                 "{:.2} ({} records sent, {} stored)",
                 s3.mb_per_cpu_second, s3.records.sent, s3.records.stored
             ),
+            "≥ 12",
+        );
+        rows.add(
+            "S3 log MB indexed per server CPU-second: OTLP records",
+            format!("{:.2}", s3.record_mb_per_cpu_second),
             "≥ 12",
         );
         rows.add(
@@ -145,7 +152,14 @@ fn rows(results: &Results) -> Rows {
         }
         if let Some(ratio) = disk.log_index_bytes_per_raw_byte {
             rows.add(
-                "log index bytes / raw log bytes",
+                "log index bytes / raw log bytes (bodies)",
+                format!("{ratio:.3}"),
+                "≤ 0.35",
+            );
+        }
+        if let Some(ratio) = disk.log_index_bytes_per_record_byte {
+            rows.add(
+                "log index bytes / OTLP log record bytes",
                 format!("{ratio:.3}"),
                 "≤ 0.35",
             );

@@ -43,6 +43,10 @@ pub(crate) struct LogIngest {
     pub(crate) body_bytes: u64,
     /// Raw body MB per server CPU-second.
     pub(crate) mb_per_cpu_second: f64,
+    /// OTLP-encoded log record bytes sent.
+    pub(crate) record_bytes: u64,
+    /// OTLP-encoded log record MB per server CPU-second.
+    pub(crate) record_mb_per_cpu_second: f64,
 }
 
 /// S5 at one size.
@@ -131,6 +135,8 @@ pub(crate) struct Disk {
     pub(crate) bytes_per_span: Option<f64>,
     /// Log index bytes per raw log body byte (S3).
     pub(crate) log_index_bytes_per_raw_byte: Option<f64>,
+    /// Log index bytes per OTLP-encoded log record byte (S3).
+    pub(crate) log_index_bytes_per_record_byte: Option<f64>,
     /// Metric Parquet bytes per point (S4).
     pub(crate) bytes_per_metric_point: Option<f64>,
     /// Bytes by store.

@@ -88,6 +88,7 @@ fn finish(mut ctx: Context) -> anyhow::Result<(Results, Vec<String>)> {
     ctx.results.disk = Some(Disk {
         bytes_per_span: per(files.spans, ctx.stored.all_spans),
         log_index_bytes_per_raw_byte: per(files.logs, ctx.stored.log_body_bytes),
+        log_index_bytes_per_record_byte: per(files.logs, ctx.stored.log_record_bytes),
         bytes_per_metric_point: per(files.metrics, ctx.stored.metric_points),
         spans_bytes: files.spans,
         logs_bytes: files.logs,

@@ -20,6 +20,9 @@ def test_bench_run_smoke_runs_every_scenario(tmp_path):
     for encoding in ("protobuf_gzip", "json"):
         assert results["s2"][encoding]["sent"] == results["s2"][encoding]["stored"] == 1000, encoding
     assert results["s3"]["records"]["sent"] == results["s3"]["records"]["stored"] == 2000
+    # OTLP records hold the body and more (attributes, ids, times): both readings of "log MB".
+    assert results["s3"]["record_bytes"] > results["s3"]["body_bytes"] > 0
+    assert results["s3"]["record_mb_per_cpu_second"] > results["s3"]["mb_per_cpu_second"] > 0
     assert results["s4"]["sent"] == results["s4"]["stored"] == 3000
     assert len(results["s5"]) == 1 and results["s5"][0]["found"]["count"] == 20
     assert results["s5"][0]["missing"]["count"] == 20
@@ -36,10 +39,12 @@ def test_bench_run_smoke_runs_every_scenario(tmp_path):
     assert steady["rss_max_mib"] > 0
     disk = results["disk"]
     assert disk["bytes_per_span"] > 0 and disk["log_index_bytes_per_raw_byte"] > 0
+    assert 0 < disk["log_index_bytes_per_record_byte"] < disk["log_index_bytes_per_raw_byte"]
     assert disk["bytes_per_metric_point"] > 0
     table = (tmp_path / "results.md").read_text()
     for row in ("S1 spans (gRPC) per server CPU-second", "S2 spans (HTTP JSON)", "S4 metric points",
-                "S8 log aggregate", "UI trace view", "S10 RSS median / max"):
+                "S8 log aggregate", "UI trace view", "S10 RSS median / max",
+                "S3 log MB indexed per server CPU-second: OTLP records"):
         assert row in table, row
 
 

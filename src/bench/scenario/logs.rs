@@ -74,14 +74,17 @@ async fn ingest(ctx: &mut Context) -> anyhow::Result<()> {
     let figures = LogIngest {
         mb_per_cpu_second: load.body_bytes as f64 / 1e6 / cpu.max(1e-9),
         body_bytes: load.body_bytes,
+        record_mb_per_cpu_second: load.record_bytes as f64 / 1e6 / cpu.max(1e-9),
+        record_bytes: load.record_bytes,
         records,
     };
     eprintln!(
-        "  {:.2} MB of log lines per server CPU-second; stored {stored}/{}",
-        figures.mb_per_cpu_second, load.acked
+        "  {:.2} MB of log lines ({:.2} MB of OTLP log records) per server CPU-second; stored {stored}/{}",
+        figures.mb_per_cpu_second, figures.record_mb_per_cpu_second, load.acked
     );
     ctx.stored.logs = load.acked;
     ctx.stored.log_body_bytes = load.body_bytes;
+    ctx.stored.log_record_bytes = load.record_bytes;
     ctx.stored.log_trace_ids = load.trace_ids;
     ctx.stored.common_term =
         LogWorkload::new("term", 0, ctx.options.corpus.as_deref())?.common_term();

@@ -4,6 +4,7 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use prost::Message;
 
 use super::{SERVICES, int, kv, now_nanos, resource, string};
 use crate::bench::rng::Rng;
@@ -21,6 +22,9 @@ pub(crate) struct LogWorkload {
     next_seq: u64,
     /// Raw bytes of the bodies sent (the "raw log bytes" of size ratios).
     pub(crate) body_bytes: u64,
+    /// Bytes of the log records sent as OTLP encodes them (protobuf): body, attributes, ids,
+    /// times and severity, without the request's resource and framing.
+    pub(crate) record_bytes: u64,
     /// Every 1000th trace id sent, for trace-id searches.
     pub(crate) sampled_trace_ids: Vec<[u8; 16]>,
     num_correlated: u64,
@@ -71,6 +75,7 @@ impl LogWorkload {
             lines,
             next_seq: 0,
             body_bytes: 0,
+            record_bytes: 0,
             sampled_trace_ids: Vec::new(),
             num_correlated: 0,
         })
@@ -144,7 +149,7 @@ impl LogWorkload {
             } else {
                 Vec::new()
             };
-            records.push(LogRecord {
+            let record = LogRecord {
                 time_unix_nano: now - (num_records - index) as u64 * 1000,
                 observed_time_unix_nano: now,
                 severity_number: severity.0,
@@ -167,7 +172,9 @@ impl LogWorkload {
                 },
                 flags: u32::from(correlated),
                 ..Default::default()
-            });
+            };
+            self.record_bytes += record.encoded_len() as u64;
+            records.push(record);
         }
         let service = SERVICES[self.rng.below(4) as usize];
         ExportLogsServiceRequest {
