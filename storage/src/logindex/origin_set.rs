@@ -26,6 +26,10 @@ use super::origins::ORIGIN_DOCUMENT;
 /// of its segment: 1.2 MiB for a segment of 10M records.
 const CACHE_BUDGET_BYTES: usize = 32 * 1024 * 1024;
 
+/// Most ids whose document frequencies a search adds up per segment to tell "no record" and
+/// "every record" apart before it reads posting lists; a term lookup each.
+const MAX_COUNTED_IDS: usize = 64;
+
 /// Entries the cache holds before it starts over, however small: the newest segments are
 /// small, merged away within seconds, and would otherwise pile up as keys.
 const CACHE_MAX_ENTRIES: usize = 4096;
@@ -116,6 +120,20 @@ fn documents_of_origins(
     Ok(docs)
 }
 
+/// The scorer of a leaf matching `matched` of a segment's `records`, when that is none or all
+/// of them. All: tantivy drops such a clause from an intersection (`info AND
+/// resource.host.name:web-1` then costs what `info` does). It also matches the segment's
+/// origin documents, which a query holding a resource leaf always excludes (`query.rs`).
+fn none_or_all(matched: u32, records: u32, segment: &SegmentReader) -> Option<Box<dyn Scorer>> {
+    if matched == 0 {
+        Some(Box::new(EmptyScorer))
+    } else if matched == records {
+        Some(Box::new(AllScorer::new(segment.max_doc())))
+    } else {
+        None
+    }
+}
+
 /// Matches the records of any of the origins `ids` (`field` holds a record's origin id).
 #[derive(Clone)]
 pub(crate) struct OriginSetQuery {
@@ -158,32 +176,30 @@ impl Weight for OriginSetQuery {
         let origin_documents =
             inverted_index.doc_freq(&Term::from_field_u64(self.field, ORIGIN_DOCUMENT))?;
         let records = segment.max_doc() - origin_documents;
-        let matched_all_records = |matched: u32| -> Box<dyn Scorer> {
-            // Every record of the segment: tantivy drops such a clause from an intersection
-            // (`info AND resource.host.name:web-1` on a one-host deployment costs what `info`
-            // does). It also matches the segment's origin documents, which the query that
-            // holds a resource leaf always excludes (`query.rs`).
-            if matched == 0 {
-                Box::new(EmptyScorer)
-            } else {
-                Box::new(AllScorer::new(segment.max_doc()))
+        // A record names one origin, so its ids' document frequencies add up to the records
+        // the leaf matches: enough to answer "none" and "all" without reading a posting list
+        // (the one-host deployment, where a host's leaf matches everything).
+        if self.ids.len() <= MAX_COUNTED_IDS {
+            let mut matched = 0;
+            for &id in self.ids.iter() {
+                matched += inverted_index.doc_freq(&Term::from_field_u64(self.field, id))?;
             }
-        };
+            if let Some(scorer) = none_or_all(matched, records, segment) {
+                return Ok(scorer);
+            }
+        }
         if let [id] = *self.ids {
             // One origin: its posting list as is, which lets a search skip through it.
-            let term = Term::from_field_u64(self.field, id);
-            let matched = inverted_index.doc_freq(&term)?;
-            if matched == 0 || matched == records {
-                return Ok(matched_all_records(matched));
-            }
-            let weight = TermQuery::new(term, IndexRecordOption::Basic)
-                .weight(EnableScoring::disabled_from_schema(segment.schema()))?;
+            let weight = TermQuery::new(
+                Term::from_field_u64(self.field, id),
+                IndexRecordOption::Basic,
+            )
+            .weight(EnableScoring::disabled_from_schema(segment.schema()))?;
             return weight.scorer(segment, boost);
         }
         let docs = self.cache.matches(segment, self.field, &self.ids)?;
-        let matched = docs.len() as u32;
-        if matched == 0 || matched == records {
-            return Ok(matched_all_records(matched));
+        if let Some(scorer) = none_or_all(docs.len() as u32, records, segment) {
+            return Ok(scorer);
         }
         // The docset owns and consumes its bitset; a copy is a bit per document, far less
         // than recomputing it.

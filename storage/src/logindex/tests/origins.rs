@@ -173,6 +173,8 @@ fn a_leaf_matching_every_record_of_a_segment_still_leaves_origin_documents_out()
     for (query, total) in cases {
         assert_eq!(search(&searcher, query).total, total, "{query}");
     }
+    // Told from document frequencies alone: no bitset was built.
+    assert_eq!(searcher.cached_origin_sets(), 0);
     assert_eq!(
         searcher
             .histogram("resource.host.name:web-1", 1, 4, 2)
