@@ -46,6 +46,30 @@ struct CacheState {
     bytes: usize,
 }
 
+impl CacheState {
+    /// Adds an entry of `size` bytes, first starting over if it would take the cache past
+    /// `budget_bytes` or `max_entries`.
+    fn insert(
+        &mut self,
+        key: (SegmentId, Arc<[u64]>),
+        docs: Arc<BitSet>,
+        size: usize,
+        budget_bytes: usize,
+        max_entries: usize,
+    ) {
+        // Two searches may have computed the same entry: the second changes nothing.
+        if self.entries.contains_key(&key) {
+            return;
+        }
+        if self.bytes + size > budget_bytes || self.entries.len() >= max_entries {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.entries.insert(key, docs);
+        self.bytes += size;
+    }
+}
+
 impl OriginSetCache {
     /// The documents of `segment` whose origin is one of `ids`, computed on first use.
     fn matches(
@@ -62,14 +86,13 @@ impl OriginSetCache {
         // which costs time once but never a wrong answer.
         let docs = Arc::new(documents_of_origins(segment, field, ids)?);
         let size = bitset_bytes(segment.max_doc());
-        let mut state = self.lock();
-        if state.bytes + size > CACHE_BUDGET_BYTES || state.entries.len() >= CACHE_MAX_ENTRIES {
-            state.entries.clear();
-            state.bytes = 0;
-        }
-        if state.entries.insert(key, docs.clone()).is_none() {
-            state.bytes += size;
-        }
+        self.lock().insert(
+            key,
+            docs.clone(),
+            size,
+            CACHE_BUDGET_BYTES,
+            CACHE_MAX_ENTRIES,
+        );
         Ok(docs)
     }
 
@@ -216,5 +239,39 @@ impl Weight for OriginSetQuery {
                 "document {doc} does not match"
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(segment: SegmentId, ids: &[u64]) -> (SegmentId, Arc<[u64]>) {
+        (segment, ids.into())
+    }
+
+    #[test]
+    fn the_cache_starts_over_at_its_byte_budget_or_entry_limit() {
+        let docs = Arc::new(BitSet::with_max_value(640));
+        let size = bitset_bytes(640);
+        assert_eq!(size, 80);
+        let (first, second) = (SegmentId::generate_random(), SegmentId::generate_random());
+
+        let mut state = CacheState::default();
+        state.insert(key(first, &[1, 2]), docs.clone(), size, 200, 10);
+        state.insert(key(second, &[1, 2]), docs.clone(), size, 200, 10);
+        // The same entry again (two searches computed it) is counted once.
+        state.insert(key(second, &[1, 2]), docs.clone(), size, 200, 10);
+        assert_eq!((state.entries.len(), state.bytes), (2, 160));
+        // A third would pass 200 bytes: the cache starts over with it alone.
+        state.insert(key(first, &[3, 4]), docs.clone(), size, 200, 10);
+        assert_eq!((state.entries.len(), state.bytes), (1, 80));
+        assert!(state.entries.contains_key(&key(first, &[3, 4])));
+
+        let mut state = CacheState::default();
+        for ids in [[1, 2], [3, 4], [5, 6]] {
+            state.insert(key(first, &ids), docs.clone(), size, usize::MAX, 2);
+        }
+        assert_eq!(state.entries.len(), 1, "two entries at most");
     }
 }
