@@ -117,19 +117,23 @@ pub(crate) fn resource_leaf_query(
 /// Whether `leaf` tests the resource (`resource`, `resource.*`), which only origin documents
 /// index.
 pub(crate) fn tests_resource(leaf: &UserInputLeaf) -> bool {
-    let field = match leaf {
+    leaf_field(leaf).is_some_and(|field| {
+        field
+            .strip_prefix(RESOURCE)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
+}
+
+/// The field `leaf` names, if any (`All` and bare words name none).
+pub(crate) fn leaf_field(leaf: &UserInputLeaf) -> Option<&str> {
+    match leaf {
         UserInputLeaf::Literal(literal) => literal.field_name.as_deref(),
         UserInputLeaf::Range { field, .. }
         | UserInputLeaf::Set { field, .. }
         | UserInputLeaf::Regex { field, .. } => field.as_deref(),
         UserInputLeaf::Exists { field } => Some(field.as_str()),
         UserInputLeaf::All => None,
-    };
-    field.is_some_and(|field| {
-        field
-            .strip_prefix(RESOURCE)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-    })
+    }
 }
 
 /// Decoded origins by id, shared by every clone of a searcher.

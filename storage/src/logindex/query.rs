@@ -13,7 +13,7 @@ use tantivy::{Searcher, Term};
 
 use super::errors::query_error;
 use super::origin_set::OriginSetCache;
-use super::origins::{origin_document_term, resource_leaf_query, tests_resource};
+use super::origins::{leaf_field, origin_document_term, resource_leaf_query, tests_resource};
 use super::query_rewrite::rewrite_query;
 use super::schema::{LogFields, ORIGIN, ORIGIN_ID, SEVERITY_NUMBER, TIMESTAMP};
 use crate::error::StorageError;
@@ -77,17 +77,11 @@ fn may_match_origin_documents(ast: &UserInputAst) -> bool {
             .any(|(_, child)| may_match_origin_documents(child)),
         UserInputAst::Boost(child, _) => may_match_origin_documents(child),
         UserInputAst::Leaf(leaf) => {
-            let field = match &**leaf {
-                UserInputLeaf::All => return true,
-                UserInputLeaf::Literal(literal) => literal.field_name.as_deref(),
-                UserInputLeaf::Range { field, .. }
-                | UserInputLeaf::Set { field, .. }
-                | UserInputLeaf::Regex { field, .. } => field.as_deref(),
-                UserInputLeaf::Exists { field } => Some(field.as_str()),
-            };
             // Origin documents index these (the fast fields, so that their columns are full).
             let origin_fields = [ORIGIN, ORIGIN_ID, TIMESTAMP, SEVERITY_NUMBER];
-            tests_resource(leaf) || field.is_some_and(|field| origin_fields.contains(&field))
+            matches!(**leaf, UserInputLeaf::All)
+                || tests_resource(leaf)
+                || leaf_field(leaf).is_some_and(|field| origin_fields.contains(&field))
         }
     }
 }
