@@ -35,9 +35,22 @@ async fn bind(name: &str, address: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// Turns transparent huge pages off for this process. The recent buffer of spans is filled
+/// and freed once per flush, hundreds of MiB each time; with THP set to `always` (the default
+/// of many distributions and VMs) each first touch of that memory zeroed a 2 MiB page, and
+/// the kernel's `clear_page` took a quarter of the server's CPU under span ingest
+/// (docs/benchmarks.md). mimalloc makes the same call when asked (`MIMALLOC_ALLOW_THP=0`).
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
+        warn!(error = %err, "cannot turn transparent huge pages off; ingest will use more cpu");
+    }
+}
+
 /// Runs the server until `shutdown` completes, then stops in order.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     config.validate()?;
+    disable_transparent_huge_pages();
     let data_dir = config.server.data_dir.clone();
     let storage_config = config.storage.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, storage_config))

@@ -103,26 +103,34 @@ impl AttributeColumns {
 }
 
 /// Origin columns: service_name, resource_attributes (+typed), scope_name, scope_version,
-/// scope_attributes (typed JSON of the whole list). Rows of one request share their origin,
-/// so its encodings are computed once per run of equal origins, not once per row.
+/// scope_attributes (typed JSON of the whole list). Rows of one request share a few origins
+/// (rows sorted by trace id alternate between them), so each origin's encodings are computed
+/// once per batch, not once per row.
 pub(crate) fn origin_columns<'a>(origins: impl Iterator<Item = &'a Origin>) -> Vec<ArrayRef> {
     let mut service = StringBuilder::new();
     let mut resource = AttributeColumns::default();
     let mut scope_name = StringBuilder::new();
     let mut scope_version = StringBuilder::new();
     let mut scope_attributes = StringBuilder::new();
-    // The last origin seen, with its resource typed JSON and its scope attributes JSON.
-    let mut previous: Option<(&Origin, Option<String>, Option<String>)> = None;
+    // Origins seen, with their resource typed JSON and scope attributes JSON. A linear search
+    // over at most `MAX_SEEN`: a request with thousands of distinct origins stays linear.
+    const MAX_SEEN: usize = 32;
+    let mut seen: Vec<(&Origin, Option<String>, Option<String>)> = Vec::new();
     for origin in origins {
-        let (_, typed, scope_json) = match previous {
-            Some(ref seen) if std::ptr::eq(seen.0, origin) => seen,
-            _ => {
+        let index = match seen.iter().position(|entry| std::ptr::eq(entry.0, origin)) {
+            Some(index) => index,
+            None => {
                 let scope_json = (!origin.scope_attributes.is_empty())
                     .then(|| serde_json::to_string(&origin.scope_attributes).ok())
                     .flatten();
-                previous.insert((origin, typed_json(&origin.resource_attributes), scope_json))
+                if seen.len() == MAX_SEEN {
+                    seen.clear();
+                }
+                seen.push((origin, typed_json(&origin.resource_attributes), scope_json));
+                seen.len() - 1
             }
         };
+        let (_, typed, scope_json) = &seen[index];
         service.append_value(&origin.service_name);
         resource.append_with_typed(
             origin

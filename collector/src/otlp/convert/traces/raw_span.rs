@@ -2,6 +2,27 @@
 
 use crate::otlp::proto_reader::{Fields, ProtoError, Value};
 
+/// What a request's spans are converted in order of: trace id bytes (big-endian, so the
+/// order of the hex text the flusher sorts by), then start time.
+pub(super) type SortKey = ([u8; 16], u64);
+
+/// Reads a span's [`SortKey`] without converting it. Encoders write fields in number order,
+/// so this stops at the first field after the start time. Only an order: an id that is
+/// missing or malformed sorts as zeros and is rejected by the conversion.
+pub(super) fn sort_key(bytes: &[u8]) -> Result<SortKey, ProtoError> {
+    let (mut trace_id, mut start) = ([0; 16], 0);
+    let mut fields = Fields::new(bytes);
+    while let Some((number, value)) = fields.next_field()? {
+        match number {
+            1 => trace_id = value.bytes()?.try_into().unwrap_or([0; 16]),
+            7 => start = value.fixed64()?,
+            8.. => break,
+            _ => {}
+        }
+    }
+    Ok((trace_id, start))
+}
+
 /// A span's fields as slices of the request, before any check.
 #[derive(Default)]
 pub(super) struct RawSpan<'a> {
