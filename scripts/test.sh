@@ -19,4 +19,4 @@ cargo build --workspace --bins
 export PERISCOPE_BIN="$CARGO_TARGET_DIR/debug/periscope"
 export PERISCOPE_AGENT_BIN="$CARGO_TARGET_DIR/debug/periscope-agent"
 cd "$root/tests/e2e"
-"$python" -m pytest -q -p no:cacheprovider "$@"
+"$python" -m pytest -q --tb=short -p no:cacheprovider "$@"

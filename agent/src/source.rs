@@ -118,7 +118,10 @@ fn run(
                     fingerprint,
                     path,
                     offset,
-                } => batch.mark(key, fingerprint, &path, offset, now),
+                } => {
+                    tracing::debug!(source = %setup.name, path = %path.display(), ino = key.ino, offset, "tailing a file");
+                    batch.mark(key, fingerprint, &path, offset, now);
+                }
                 TailEvent::Line {
                     key,
                     fingerprint,

@@ -20,6 +20,8 @@ LINES_PER_TICK = 10
 TICK_S = 0.03  # about 330 lines/s per file, 1000 lines/s in all
 CHECKPOINT_INTERVAL_MS = 1000
 ROTATE_EVERY_S = 2.0
+# Which files the agent tails from which offset, and why it skips any: a failure is explained.
+AGENT_LOG_FILTER = "info,periscope_agent::source=debug,periscope_agent::tail=debug"
 
 pytestmark = pytest.mark.skipif(shutil.which("logrotate") is None, reason="needs Debian logrotate (.ci/run installs it)")
 
@@ -72,7 +74,7 @@ endpoints = ["http://127.0.0.1:{grpc_port}"]
 batch.timeout_ms = 200
 [metrics]
 address = "127.0.0.1:0"
-""").start()
+""", env={"RUST_LOG": AGENT_LOG_FILTER}).start()
 
     copy_pause = threading.Lock()
     no_pause = threading.Lock()
@@ -135,7 +137,12 @@ address = "127.0.0.1:0"
     except AssertionError:
         report = {name: (count_lines(server, f"{name} seq="), n) for name, n in expected.items()}
         located = {name: locate_missing(server, f"{name} seq=", n, logs) for name, n in expected.items()}
-        raise AssertionError(f"lines missing: {report}; {located}; see {agent.log_path} and {server.log_path}")
+        dropped = {k: v for k, v in agent.metrics().items() if "dropped" in k or "buffer_records" in k}
+        warnings = [line for line in agent.log_path.read_text(errors="replace").splitlines() if "WARN" in line]
+        # `from None`: CI shows the start of a failure, so the report comes first and alone.
+        raise AssertionError(f"lines missing: {report}; {located}; agent counters {dropped}; "
+                             f"agent warnings {warnings[-10:]}; {rotations} rotations, {kills} kills; "
+                             f"see {agent.log_path} and {server.log_path}") from None
 
     duplicates = sum(count_lines(server, f"{name} seq=")[0] - n for name, n in expected.items())
     # RELIABILITY A1: at most about one checkpoint interval of lines (1 s here) per crash.

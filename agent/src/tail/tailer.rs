@@ -222,8 +222,16 @@ impl Tailer {
         let stats = self.read(now, budget, out);
         self.flush_and_close(now, out);
         self.limit_open_files();
-        self.orphans
-            .retain(|o| now.duration_since(o.since) < self.config.orphan_ttl);
+        self.orphans.retain(|orphan| {
+            let keep = now.duration_since(orphan.since) < self.config.orphan_ttl;
+            if !keep {
+                tracing::debug!(
+                    offset = orphan.offset,
+                    "no copy of a truncated file turned up; its unread remainder is not read"
+                );
+            }
+            keep
+        });
         stats
     }
 
@@ -267,14 +275,39 @@ impl Tailer {
             }
         }
         seen.sort_unstable();
+        if self.next_scan.is_none() {
+            self.report_missing_known(&seen);
+        }
         for tracked in self.tracked.values_mut() {
             if seen.binary_search(&tracked.key).is_err() && tracked.gone_since.is_none() {
                 tracked.gone_since = Some(now);
             }
         }
         // Candidates no glob finds any more are forgotten; they come back if they reappear.
-        self.candidates
-            .retain(|key, _| seen.binary_search(key).is_ok());
+        let known = &self.known;
+        self.candidates.retain(|key, candidate| {
+            let found = seen.binary_search(key).is_ok();
+            if !found && let Some(entry) = known.get(key) {
+                tracing::debug!(path = %candidate.path.display(), offset = entry.offset,
+                    "a checkpointed file left the include globs before it was resumed");
+            }
+            found
+        });
+    }
+
+    /// After a restart: checkpointed files no glob finds any more cannot be resumed. Mostly
+    /// files read to their end that rotated away since; a debug line, said at the first scan.
+    fn report_missing_known(&self, seen: &[FileKey]) {
+        for known in self.known.values() {
+            if seen.binary_search(&known.key).is_err() {
+                tracing::debug!(
+                    dev = known.key.dev,
+                    ino = known.key.ino,
+                    offset = known.offset,
+                    "a checkpointed file is not found by the include globs"
+                );
+            }
+        }
     }
 
     fn refresh_tracked(&mut self, now: Instant, out: &mut Vec<TailEvent>) {
@@ -319,7 +352,12 @@ impl Tailer {
             });
         }
         for key in lost {
-            if self.tracked.remove(&key).is_some() {
+            if let Some(tracked) = self.tracked.remove(&key) {
+                let read = tracked.reader.emitted_offset();
+                if tracked.size > read {
+                    tracing::warn!(path = %tracked.path.display(), read, size = tracked.size,
+                        "a file became unreachable before it was read to its end");
+                }
                 out.push(TailEvent::Ended { key });
             }
         }
