@@ -199,7 +199,9 @@ impl<'a> State<'a, '_> {
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_by_key(|span| span.key);
         let origins = std::mem::take(&mut self.origins);
-        self.conversion.rows = SpanBatchBuilder::with_capacity(pending.len());
+        let encoded_bytes = pending.iter().map(|span| span.bytes.len()).sum();
+        self.conversion.rows =
+            SpanBatchBuilder::with_capacity_and_bytes(pending.len(), encoded_bytes);
         for span in pending {
             match self.span(span.bytes, &origins[span.origin]) {
                 Ok(()) => {}
