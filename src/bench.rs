@@ -4,6 +4,7 @@
 
 pub(crate) mod client;
 mod context;
+mod cpu;
 mod ingest;
 mod options;
 mod report;

@@ -10,6 +10,7 @@ use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
 
 use super::client::{BenchClient, Signal};
+use super::cpu::{CpuSample, CpuUse};
 use super::ingest::{LoadOutcome, LoadPlan, run_load};
 use super::options::{RunOptions, Scenario};
 use super::results::{Ingest, Results};
@@ -95,9 +96,9 @@ impl Context {
             .with_context(|| format!("no count in {answer}"))
     }
 
-    /// Server CPU seconds so far.
-    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        self.server.cpu_seconds()
+    /// The server's CPU so far, in all and by thread name.
+    pub(crate) fn cpu_sample(&self) -> anyhow::Result<CpuSample> {
+        self.server.cpu_sample()
     }
 
     /// Sends a load of `signal`, with progress lines on long runs, and measures it.
@@ -107,21 +108,23 @@ impl Context {
         client: &BenchClient,
         signal: Signal,
         plan: &LoadPlan,
-    ) -> anyhow::Result<(LoadOutcome, f64)> {
+    ) -> anyhow::Result<(LoadOutcome, CpuUse)> {
         let counter = Arc::new(AtomicU64::new(0));
         let done = Arc::new(AtomicBool::new(false));
         spawn_progress(label, plan.total, counter.clone(), done.clone());
-        let cpu_before = self.cpu_seconds()?;
+        let cpu_before = self.cpu_sample()?;
         let outcome = run_load(client, signal, plan, counter).await;
         done.store(true, Ordering::Relaxed);
         let outcome = outcome?;
-        Ok((outcome, self.cpu_seconds()? - cpu_before))
+        Ok((outcome, self.cpu_sample()?.since(&cpu_before)))
     }
 }
 
 /// Figures of one ingest: acknowledged, found stored, per CPU and wall-clock second.
-pub(crate) fn ingest_figures(outcome: &LoadOutcome, stored: u64, cpu_seconds: f64) -> Ingest {
+pub(crate) fn ingest_figures(outcome: &LoadOutcome, stored: u64, cpu: &CpuUse) -> Ingest {
+    let cpu_seconds = cpu.seconds;
     Ingest {
+        cpu_by_thread: cpu.by_thread.clone(),
         sent: outcome.acked,
         stored,
         cpu_seconds,

@@ -44,6 +44,26 @@ impl Rows {
             ),
             "—",
         );
+        self.cpu_by_thread(id, ingest);
+    }
+
+    /// Where the server's CPU went, busiest thread name first.
+    fn cpu_by_thread(&mut self, id: &str, ingest: &Ingest) {
+        if ingest.cpu_by_thread.is_empty() {
+            return;
+        }
+        let mut threads: Vec<(&String, &f64)> = ingest.cpu_by_thread.iter().collect();
+        threads.sort_by(|a, b| b.1.total_cmp(a.1));
+        let parts: Vec<String> = threads
+            .iter()
+            .filter(|(_, seconds)| **seconds >= 0.01)
+            .map(|(name, seconds)| format!("{name} {seconds:.2}"))
+            .collect();
+        self.add(
+            format!("{id} server CPU seconds by thread"),
+            format!("{:.2}: {}", ingest.cpu_seconds, parts.join(", ")),
+            "—",
+        );
     }
 }
 
@@ -85,6 +105,7 @@ fn rows(results: &Results) -> Rows {
             format!("{:.0}", s3.records.per_cpu_second),
             "—",
         );
+        rows.cpu_by_thread("S3", &s3.records);
     }
     if let Some(s4) = &results.s4 {
         rows.ingest("S4", "metric points", s4, "—");

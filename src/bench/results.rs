@@ -1,6 +1,8 @@
 //! Every figure of a run, as written to results.json. A scenario that was not selected stays
 //! `null` (or an empty list).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -15,6 +17,8 @@ pub(crate) struct Ingest {
     pub(crate) stored: u64,
     /// Server CPU seconds spent.
     pub(crate) cpu_seconds: f64,
+    /// The same by server thread name (`tokio-rt-worker`, `flusher`, `wal-writer`, …).
+    pub(crate) cpu_by_thread: BTreeMap<String, f64>,
     /// Records per server CPU-second.
     pub(crate) per_cpu_second: f64,
     /// Records per wall-clock second (the client shares the machine).

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// Linux reports process times in clock ticks; 100 per second on every mainstream kernel.
-const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+use super::cpu::CpuSample;
 
 /// A running server.
 pub(crate) struct BenchServer {
@@ -84,13 +83,12 @@ impl BenchServer {
 
     /// User + system CPU seconds the server has used so far.
     pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        let after_name = stat.rsplit_once(')').context("odd /proc stat")?.1;
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let utime: f64 = fields.get(11).context("no utime")?.parse()?;
-        let stime: f64 = fields.get(12).context("no stime")?.parse()?;
-        Ok((utime + stime) / CLOCK_TICKS_PER_SEC)
+        Ok(self.cpu_sample()?.total)
+    }
+
+    /// The server's CPU seconds so far, in all and by thread name.
+    pub(crate) fn cpu_sample(&self) -> anyhow::Result<CpuSample> {
+        CpuSample::of(self.child.id())
     }
 
     /// (current RSS, peak RSS) in bytes.

@@ -24,6 +24,12 @@ def test_bench_run_smoke_runs_every_scenario(tmp_path):
     assert results["s3"]["record_bytes"] > results["s3"]["body_bytes"] > 0
     assert results["s3"]["record_mb_per_cpu_second"] > results["s3"]["mb_per_cpu_second"] > 0
     assert results["s4"]["sent"] == results["s4"]["stored"] == 3000
+    # Server CPU split by thread name: the gRPC workers served S1, and the parts add up to the
+    # whole (threads that ended in between are reported as such).
+    s1_threads = results["s1"]["cpu_by_thread"]
+    assert "tokio-rt-worker" in s1_threads, s1_threads
+    assert abs(sum(s1_threads.values()) - results["s1"]["cpu_seconds"]) < 0.1, s1_threads
+    assert results["s3"]["records"]["cpu_by_thread"], "S3 has its split too"
     assert len(results["s5"]) == 1 and results["s5"][0]["found"]["count"] == 20
     assert results["s5"][0]["missing"]["count"] == 20
     assert results["s6"]["count"] == 20
@@ -44,7 +50,8 @@ def test_bench_run_smoke_runs_every_scenario(tmp_path):
     table = (tmp_path / "results.md").read_text()
     for row in ("S1 spans (gRPC) per server CPU-second", "S2 spans (HTTP JSON)", "S4 metric points",
                 "S8 log aggregate", "UI trace view", "S10 RSS median / max",
-                "S3 log MB indexed per server CPU-second: OTLP records"):
+                "S3 log MB indexed per server CPU-second: OTLP records",
+                "S1 server CPU seconds by thread"):
         assert row in table, row
 
 

@@ -45,7 +45,7 @@ async fn one(ctx: &mut Context, json: bool) -> anyhow::Result<Ingest> {
         )
         .await?;
     ctx.check_stored(&format!("S2 {label} spans"), load.acked, stored);
-    let figures = ingest_figures(&load, stored, cpu);
+    let figures = ingest_figures(&load, stored, &cpu);
     eprintln!(
         "  {:.0} spans per server CPU-second; stored {stored}/{}",
         figures.per_cpu_second, figures.sent

@@ -58,7 +58,7 @@ async fn ingest(ctx: &mut Context) -> anyhow::Result<()> {
         corpus: ctx.options.corpus.clone(),
         client_prefix: "logs".to_string(),
     };
-    let cpu_before = ctx.cpu_seconds()?;
+    let cpu_before = ctx.cpu_sample()?;
     let (load, _) = ctx.load("logs", &ctx.client, Signal::Logs, &plan).await?;
     // Records become searchable at the next index commit; that work counts too.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -68,13 +68,13 @@ async fn ingest(ctx: &mut Context) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         stored = log_total(ctx, &query, "").await?;
     }
-    let cpu = ctx.cpu_seconds()? - cpu_before;
+    let cpu = ctx.cpu_sample()?.since(&cpu_before);
     ctx.check_stored("S3 log records", load.acked, stored);
-    let records = ingest_figures(&load, stored, cpu);
+    let records = ingest_figures(&load, stored, &cpu);
     let figures = LogIngest {
-        mb_per_cpu_second: load.body_bytes as f64 / 1e6 / cpu.max(1e-9),
+        mb_per_cpu_second: load.body_bytes as f64 / 1e6 / cpu.seconds.max(1e-9),
         body_bytes: load.body_bytes,
-        record_mb_per_cpu_second: load.record_bytes as f64 / 1e6 / cpu.max(1e-9),
+        record_mb_per_cpu_second: load.record_bytes as f64 / 1e6 / cpu.seconds.max(1e-9),
         record_bytes: load.record_bytes,
         records,
     };

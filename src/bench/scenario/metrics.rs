@@ -39,7 +39,7 @@ pub(crate) async fn run(ctx: &mut Context) -> anyhow::Result<()> {
         .await?;
     ctx.check_stored("S4 metric points", load.acked, stored);
     ctx.stored.metric_points = load.acked;
-    let figures = ingest_figures(&load, stored, cpu);
+    let figures = ingest_figures(&load, stored, &cpu);
     eprintln!(
         "  {:.0} points per server CPU-second; stored {stored}/{}",
         figures.per_cpu_second, figures.sent

@@ -13,6 +13,7 @@ use tokio::sync::RwLock;
 use super::{freshness, queries};
 use crate::bench::client::{Signal, Transport};
 use crate::bench::context::{Context, ingest_figures};
+use crate::bench::cpu::CpuUse;
 use crate::bench::ingest::{LoadOutcome, LoadPlan};
 use crate::bench::options::Scenario;
 use crate::bench::stats::Latency;
@@ -43,7 +44,7 @@ pub(crate) async fn run(ctx: &mut Context) -> anyhow::Result<()> {
         ))
     });
     let mut all = LoadOutcome::default();
-    let mut cpu_seconds = 0.0;
+    let mut cpu = CpuUse::default();
     let mut sent = 0;
     for (phase, milestone) in milestones.iter().enumerate() {
         let plan = LoadPlan {
@@ -56,11 +57,11 @@ pub(crate) async fn run(ctx: &mut Context) -> anyhow::Result<()> {
             corpus: None,
             client_prefix: format!("s1p{phase}"),
         };
-        let (load, cpu) = ctx
+        let (load, phase_cpu) = ctx
             .load("spans", &ctx.client, Signal::Traces, &plan)
             .await?;
         sent += load.acked;
-        cpu_seconds += cpu;
+        cpu.add(&phase_cpu);
         all.acked += load.acked;
         all.retries += load.retries;
         all.wall += load.wall;
@@ -94,7 +95,7 @@ pub(crate) async fn run(ctx: &mut Context) -> anyhow::Result<()> {
         )
         .await?;
     ctx.check_stored("S1 spans", all.acked, stored);
-    let figures = ingest_figures(&all, stored, cpu_seconds);
+    let figures = ingest_figures(&all, stored, &cpu);
     eprintln!(
         "  {:.0} spans per server CPU-second; stored {stored}/{}",
         figures.per_cpu_second, figures.sent
