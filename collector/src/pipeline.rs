@@ -134,20 +134,20 @@ impl Collector {
         })?;
         let limits = self.limits();
         let max_records = self.inner.config.max_records_per_request;
-        let converted = if encoding == Encoding::Identity && body.len() <= INLINE_REQUEST_BYTES {
+        let inline = encoding == Encoding::Identity && body.len() <= INLINE_REQUEST_BYTES;
+        let work = move || {
+            let inflated = decompress(&body, encoding, max_bytes)?;
+            convert(signal, format, &inflated, &limits, max_records)
+        };
+        let converted = if inline {
             // As the blocking pool's join does, a panic becomes a retryable error, not a
             // dropped connection.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                convert(signal, format, &body, &limits, max_records)
-            }))
-            .map_err(|_| CollectorError::Internal("conversion panicked".to_string()))??
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .map_err(|_| CollectorError::Internal("conversion panicked".to_string()))??
         } else {
-            tokio::task::spawn_blocking(move || {
-                let inflated = decompress(&body, encoding, max_bytes)?;
-                convert(signal, format, &inflated, &limits, max_records)
-            })
-            .await
-            .map_err(|err| CollectorError::Internal(format!("conversion task failed: {err}")))??
+            tokio::task::spawn_blocking(work).await.map_err(|err| {
+                CollectorError::Internal(format!("conversion task failed: {err}"))
+            })??
         };
 
         let stats = &self.inner.stats;
