@@ -29,11 +29,18 @@ pub(crate) struct CpuUse {
     pub(crate) by_thread: BTreeMap<String, f64>,
 }
 
+/// User + system seconds of the whole process, from `/proc/<pid>/stat` alone (what a
+/// once-a-second sampler needs, without a read per thread).
+pub(crate) fn process_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (_, total) = parse_stat(&stat).context("odd /proc stat")?;
+    Ok(total)
+}
+
 impl CpuSample {
     /// Reads `/proc/<pid>/stat` and `/proc/<pid>/task/*/stat`.
     pub(crate) fn of(pid: u32) -> anyhow::Result<CpuSample> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let (_, total) = parse_stat(&stat).context("odd /proc stat")?;
+        let total = process_seconds(pid)?;
         let mut threads = BTreeMap::new();
         for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
             // A thread may end between the listing and the read: it is then simply absent.

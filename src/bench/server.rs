@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::cpu::CpuSample;
+use super::cpu::{CpuSample, process_seconds};
 
 /// A running server.
 pub(crate) struct BenchServer {
@@ -83,7 +83,7 @@ impl BenchServer {
 
     /// User + system CPU seconds the server has used so far.
     pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        Ok(self.cpu_sample()?.total)
+        process_seconds(self.child.id())
     }
 
     /// The server's CPU seconds so far, in all and by thread name.
