@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -17,12 +18,14 @@ use datafusion::execution::cache::cache_manager::{
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use periscope_storage::batch::schema_for;
+use periscope_storage::batch::{packed_spans_schema, schema_for};
+use periscope_storage::catalog::FileLayout;
 use periscope_storage::{Signal, SnapshotFile, Store, TableSnapshot};
 
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::logs_table::LogsTable;
+use crate::packed_spans::as_spans_table;
 use crate::services::TimeWindow;
 
 /// Caches shared by every per-query session. Parquet files are immutable, so their footers
@@ -131,23 +134,39 @@ fn register_file_table(
     let schema = schema_for(signal);
     let recent = MemTable::try_new(schema.clone(), vec![snapshot.recent])?;
     let mut frame = context.read_table(Arc::new(recent))?;
-    if !snapshot.files.is_empty() {
-        let mut urls = Vec::with_capacity(snapshot.files.len());
-        for file in &snapshot.files {
-            let path = &file.path;
-            let text = path.to_str().ok_or_else(|| {
-                QueryError::Internal(format!("non-UTF-8 data path {}", path.display()))
-            })?;
-            urls.push(ListingTableUrl::parse(text)?);
-        }
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let table_config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        let files = ListingTable::try_new(table_config)?;
-        frame = context.read_table(Arc::new(files))?.union(frame)?;
+    let (maps, packed): (Vec<_>, Vec<_>) = snapshot
+        .files
+        .iter()
+        .partition(|file| file.layout == FileLayout::Maps);
+    if !maps.is_empty() {
+        let files = listing_table(&maps, schema)?;
+        frame = context.read_table(files)?.union(frame)?;
+    }
+    if !packed.is_empty() {
+        let files = listing_table(&packed, packed_spans_schema())?;
+        frame = as_spans_table(context.read_table(files)?)?.union(frame)?;
     }
     context.register_table(signal.as_str(), frame.into_view())?;
     Ok(())
+}
+
+/// The Parquet files `files`, all with `schema`, as one table.
+fn listing_table(
+    files: &[&SnapshotFile],
+    schema: SchemaRef,
+) -> Result<Arc<ListingTable>, QueryError> {
+    let mut urls = Vec::with_capacity(files.len());
+    for file in files {
+        let path = &file.path;
+        let text = path.to_str().ok_or_else(|| {
+            QueryError::Internal(format!("non-UTF-8 data path {}", path.display()))
+        })?;
+        urls.push(ListingTableUrl::parse(text)?);
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let table_config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(table_config)?))
 }

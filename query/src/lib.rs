@@ -13,6 +13,7 @@ mod health;
 mod json;
 mod logs_table;
 mod metrics;
+mod packed_spans;
 mod recent_rows;
 mod services;
 mod sql;

@@ -32,6 +32,31 @@ pub struct FileEntry {
     pub max_time_unix_nano: i64,
     /// Last WAL sequence number whose records the file holds.
     pub last_seq: u64,
+    /// How the file's columns are laid out; files listed before layouts existed have maps.
+    #[serde(default)]
+    pub layout: FileLayout,
+}
+
+/// The column layout of a published file.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileLayout {
+    /// The table's own schema: attribute maps as `Map<Utf8, Utf8>` columns.
+    #[default]
+    Maps,
+    /// Span files since the packed layout: each attribute map as a keys and a values column
+    /// (`crate::batch::packed_spans_schema`), turned back into maps when read.
+    PackedAttributes,
+}
+
+impl FileLayout {
+    /// The layout new files of `signal` are written in.
+    pub fn for_new_files(signal: Signal) -> FileLayout {
+        match signal {
+            Signal::Spans => FileLayout::PackedAttributes,
+            Signal::Metrics | Signal::Logs => FileLayout::Maps,
+        }
+    }
 }
 
 /// The manifest's current shape. New fields get `#[serde(default)]`.
@@ -152,6 +177,7 @@ mod tests {
                 min_time_unix_nano: 1,
                 max_time_unix_nano: 2,
                 last_seq: 7,
+                layout: FileLayout::PackedAttributes,
             }],
             spans_persisted_through: 7,
             metrics_persisted_through: 0,
@@ -160,6 +186,24 @@ mod tests {
         assert_eq!(load_catalog(dir.path()).unwrap(), state);
         assert!(spans_dir.join("kept.parquet").try_exists().unwrap());
         assert!(!spans_dir.join("orphan.parquet").try_exists().unwrap());
+    }
+
+    #[test]
+    fn files_listed_before_layouts_existed_have_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let written_by_an_older_release = r#"{
+            "version": "1",
+            "files": [{"signal": "spans", "path": "spans/old.parquet", "num_rows": 3,
+                       "num_bytes": 9, "min_time_unix_nano": 1, "max_time_unix_nano": 2,
+                       "last_seq": 4}],
+            "spans_persisted_through": 4,
+            "metrics_persisted_through": 0
+        }"#;
+        fs::create_dir_all(dir.path().join("spans")).unwrap();
+        fs::write(dir.path().join("spans/old.parquet"), b"x").unwrap();
+        fs::write(dir.path().join(MANIFEST_NAME), written_by_an_older_release).unwrap();
+        let state = load_catalog(dir.path()).unwrap();
+        assert_eq!(state.files[0].layout, FileLayout::Maps);
     }
 
     #[test]

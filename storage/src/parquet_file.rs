@@ -13,6 +13,8 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::batch::{PackingGather, packed_spans_schema, schema_for};
+use crate::catalog::FileLayout;
 use crate::error::StorageError;
 use crate::model::Signal;
 
@@ -25,6 +27,8 @@ pub struct WrittenFile {
     pub num_rows: u64,
     /// Size on disk.
     pub num_bytes: u64,
+    /// How its columns are laid out.
+    pub layout: FileLayout,
 }
 
 /// Rows written per `ArrowWriter::write` call: one row group, so the sorted copy of a flush
@@ -116,27 +120,31 @@ fn column_encodings(signal: Signal) -> &'static [(&'static str, Encoding)] {
             // Event lists as JSON, one span in ten: nearly every value is distinct, so the
             // dictionary (~1 MB decoded a row group) only cost lookups time.
             ("events", Encoding::DELTA_LENGTH_BYTE_ARRAY),
+            // A span's attribute values together (ids, urls, sequence numbers) are nearly
+            // always distinct: interning them only costs the flush a hash per row. Their keys,
+            // and a resource's values, repeat row after row and keep the dictionary.
+            ("attributes_values", Encoding::DELTA_LENGTH_BYTE_ARRAY),
         ],
         Signal::Metrics | Signal::Logs => &[],
     }
 }
 
 /// Span columns no query prunes on, written without statistics. Computing a page's min and
-/// max compares every value (a `memcmp` per attribute key and value): 14 % of the flush's
-/// instructions, for statistics nothing reads (callgrind, docs/benchmarks.md). Maps have no
-/// usable statistics anyway, and random span ids none worth keeping.
+/// max compares every value (a `memcmp` per attribute key and value in the map layout): 14 %
+/// of the flush's instructions, for statistics nothing reads (callgrind, docs/benchmarks.md).
+/// Packed attributes have no usable statistics, and random span ids none worth keeping.
 const SPAN_COLUMNS_WITHOUT_STATISTICS: &[&[&str]] = &[
     &["span_id"],
     &["parent_span_id"],
     &["trace_state"],
     &["status_message"],
-    &["attributes", "key_value", "key"],
-    &["attributes", "key_value", "value"],
+    &["attributes_keys"],
+    &["attributes_values"],
     &["attributes_typed"],
     &["events"],
     &["links"],
-    &["resource_attributes", "key_value", "key"],
-    &["resource_attributes", "key_value", "value"],
+    &["resource_attributes_keys"],
+    &["resource_attributes_values"],
     &["resource_attributes_typed"],
     &["scope_attributes"],
 ];
@@ -199,9 +207,18 @@ pub fn write_parquet_with_footer(
     zstd_level: i32,
     footer: Vec<KeyValue>,
 ) -> Result<WrittenFile, StorageError> {
-    let schema = crate::batch::schema_for(signal);
+    let layout = FileLayout::for_new_files(signal);
     let positions = sorted_positions(signal, batches)?;
-    let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
+    let (schema, gather) = match layout {
+        FileLayout::Maps => (
+            schema_for(signal),
+            RowGather::Interleave(batches.iter().collect()),
+        ),
+        FileLayout::PackedAttributes => (
+            packed_spans_schema(),
+            RowGather::Packing(PackingGather::new(batches)?),
+        ),
+    };
     fs::create_dir_all(dir)?;
     let final_path = dir.join(file_name);
     let temp_path = dir.join(format!(".{file_name}.tmp"));
@@ -209,7 +226,7 @@ pub fn write_parquet_with_footer(
     let mut writer =
         ArrowWriter::try_new(file, schema, Some(writer_properties(signal, zstd_level)?))?;
     for slice in positions.chunks(ROW_GROUP_ROWS) {
-        writer.write(&interleave_record_batch(&batch_refs, slice)?)?;
+        writer.write(&gather.rows(slice)?)?;
     }
     for entry in footer {
         writer.append_key_value_metadata(entry);
@@ -224,7 +241,25 @@ pub fn write_parquet_with_footer(
         path: final_path,
         num_rows: positions.len() as u64,
         num_bytes,
+        layout,
     })
+}
+
+/// Builds a file's row groups from the buffered batches, in file order.
+enum RowGather<'a> {
+    /// The batches' own layout.
+    Interleave(Vec<&'a RecordBatch>),
+    /// Spans packed as they are gathered.
+    Packing(PackingGather<'a>),
+}
+
+impl RowGather<'_> {
+    fn rows(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, StorageError> {
+        match self {
+            RowGather::Interleave(batches) => Ok(interleave_record_batch(batches, positions)?),
+            RowGather::Packing(gather) => gather.gather(positions),
+        }
+    }
 }
 
 /// Makes a rename or unlink in `dir` durable.
@@ -238,7 +273,7 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
-    use crate::batch::{spans_from_batch, spans_to_batch};
+    use crate::batch::{spans_from_batch, spans_to_batch, unpack_spans};
     use crate::model::SpanRow;
     use crate::test_support::span_row;
     use crate::value::AttrValue;
@@ -261,12 +296,13 @@ mod tests {
         let written =
             write_parquet(dir.path(), "a.parquet", Signal::Spans, &[first, second], 3).unwrap();
         assert_eq!(written.num_rows, 5);
+        assert_eq!(written.layout, FileLayout::PackedAttributes);
 
         let file = File::open(&written.path).unwrap();
         let reader =
             parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
         let rows: Vec<SpanRow> = reader
-            .flat_map(|batch| spans_from_batch(&batch.unwrap()).unwrap())
+            .flat_map(|batch| spans_from_batch(&unpack_spans(batch.unwrap()).unwrap()).unwrap())
             .collect();
         let order: Vec<u8> = rows.iter().map(|row| row.span_id.0[0]).collect();
         assert_eq!(order, [3, 2, 4, 5, 1]);
@@ -283,7 +319,7 @@ mod tests {
             let name = column.column_path().string();
             let encodings: Vec<Encoding> = column.encodings().collect();
             match name.as_str() {
-                "span_id" | "parent_span_id" => {
+                "span_id" | "parent_span_id" | "attributes_values" => {
                     assert!(
                         encodings.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY),
                         "{name}"
@@ -294,7 +330,7 @@ mod tests {
                 }
                 _ => {}
             }
-            if name == "span_id" {
+            if name == "span_id" || name == "attributes_values" {
                 assert!(!encodings.contains(&Encoding::RLE_DICTIONARY));
             }
         }

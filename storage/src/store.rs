@@ -368,6 +368,7 @@ impl Store {
                 num_rows: entry.num_rows,
                 min_time_unix_nano: entry.min_time_unix_nano,
                 max_time_unix_nano: entry.max_time_unix_nano,
+                layout: entry.layout,
             })
             .collect()
     }

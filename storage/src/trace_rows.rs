@@ -18,6 +18,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::file::metadata::PageIndexPolicy;
 
+use crate::batch::unpack_spans;
 use crate::error::StorageError;
 
 /// Rows decoded per batch when reading a trace back; a trace's rows come in one batch or few.
@@ -114,7 +115,10 @@ impl FileTraces {
                 .with_row_selection(selection)
                 .with_batch_size(READ_BATCH_ROWS)
                 .build()?;
-        Ok(reader.collect::<Result<Vec<_>, _>>()?)
+        // Packed span files come back in the table's schema, with their attribute maps.
+        reader
+            .map(|batch| unpack_spans(batch?))
+            .collect::<Result<Vec<_>, _>>()
     }
 
     /// The row groups meeting `wanted` (sorted, disjoint file row ranges) and the selection of

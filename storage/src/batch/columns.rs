@@ -27,7 +27,7 @@ pub(crate) struct MapSize {
     pub(crate) value_bytes: usize,
 }
 
-fn map_builder_sized(size: MapSize) -> MapBuilder<StringBuilder, StringBuilder> {
+pub(crate) fn map_builder_sized(size: MapSize) -> MapBuilder<StringBuilder, StringBuilder> {
     // Parquet's canonical MAP names, so files read back with the schema they were written with.
     let names = MapFieldNames {
         entry: "key_value".to_string(),

@@ -130,6 +130,7 @@ pub(crate) fn flush_signal(inner: &Inner, signal: Signal) -> Result<(), StorageE
         min_time_unix_nano: min_time,
         max_time_unix_nano: max_time,
         last_seq,
+        layout: written.layout,
     };
     {
         let mut tables = inner.lock_tables();

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 
-use crate::catalog::CatalogState;
+use crate::catalog::{CatalogState, FileLayout};
 use crate::model::Signal;
 use crate::span_stats::EdgeCarry;
 
@@ -32,6 +32,8 @@ pub struct SnapshotFile {
     pub min_time_unix_nano: i64,
     /// Latest record time, ns.
     pub max_time_unix_nano: i64,
+    /// How its columns are laid out.
+    pub layout: FileLayout,
 }
 
 /// What a query reads for one table at one instant.

@@ -1,0 +1,122 @@
+use std::fs::{self, File};
+use std::path::Path;
+
+use datafusion::parquet::arrow::ArrowWriter;
+use periscope_storage::batch::spans_to_batch;
+use periscope_storage::catalog::{CatalogState, FileEntry, FileLayout, save_catalog};
+use periscope_storage::{AttrValue, Signal, SpanRow, TraceId};
+use serde_json::json;
+
+use crate::test_support::{span_row, store_with_parts};
+use crate::{Engine, QueryConfig};
+
+fn span(number: u8, route: &str, host: &str) -> SpanRow {
+    let mut row = span_row([number; 16], [number; 8], i64::from(number) * 1000, "shop");
+    row.name = format!("span {number}");
+    row.attributes = vec![
+        ("http.route".to_string(), AttrValue::Str(route.to_string())),
+        ("http.status_code".to_string(), AttrValue::Int(200)),
+    ];
+    std::sync::Arc::make_mut(&mut row.origin).resource_attributes =
+        vec![("host.name".to_string(), AttrValue::Str(host.to_string()))];
+    row
+}
+
+/// A span file as releases before the packed layout wrote it (maps in the table's own
+/// schema), listed in the catalog without a layout, as they listed it.
+fn write_map_layout_file(data_dir: &Path, rows: &[SpanRow]) {
+    let batch = spans_to_batch(rows).unwrap();
+    fs::create_dir_all(data_dir.join("spans")).unwrap();
+    let relative = "spans/00000000000000000000.parquet";
+    let file = File::create(data_dir.join(relative)).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let catalog = CatalogState {
+        files: vec![FileEntry {
+            signal: Signal::Spans,
+            path: relative.to_string(),
+            num_rows: rows.len() as u64,
+            num_bytes: fs::metadata(data_dir.join(relative)).unwrap().len(),
+            min_time_unix_nano: 0,
+            max_time_unix_nano: i64::MAX,
+            last_seq: 0,
+            layout: FileLayout::Maps,
+        }],
+        ..CatalogState::default()
+    };
+    save_catalog(data_dir, &catalog).unwrap();
+}
+
+/// Attributes read alike from a map-layout file, a packed file and the recent rows: in
+/// projections, in filters (pushed into the scans) and in a lookup by trace id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attributes_read_alike_from_old_and_packed_files_and_recent_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_map_layout_file(
+        dir.path(),
+        &[span(1, "/cart", "old-1"), span(2, "/home", "old-2")],
+    );
+    let parts = vec![
+        vec![
+            span(3, "/cart/add", "packed-3"),
+            span(4, "/home", "packed-4"),
+        ],
+        vec![
+            span(5, "/cart/pay", "recent-5"),
+            span(6, "/home", "recent-6"),
+        ],
+    ];
+    let store = store_with_parts(dir.path(), parts).await;
+    let layouts: Vec<_> = store
+        .snapshot(Signal::Spans)
+        .files
+        .iter()
+        .map(|file| file.layout)
+        .collect();
+    assert_eq!(layouts, [FileLayout::Maps, FileLayout::PackedAttributes]);
+    let engine = Engine::new(store, QueryConfig::default()).unwrap();
+
+    let result = engine
+        .sql(
+            "SELECT name, attributes['http.route'] AS route, \
+             attributes['http.status_code'] AS status, resource_attributes['host.name'] AS host \
+             FROM spans WHERE attributes['http.route'] LIKE '/cart%' ORDER BY name",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        result.rows,
+        [
+            vec![
+                json!("span 1"),
+                json!("/cart"),
+                json!("200"),
+                json!("old-1")
+            ],
+            vec![
+                json!("span 3"),
+                json!("/cart/add"),
+                json!("200"),
+                json!("packed-3")
+            ],
+            vec![
+                json!("span 5"),
+                json!("/cart/pay"),
+                json!("200"),
+                json!("recent-5")
+            ],
+        ]
+    );
+    let by_host = engine
+        .sql("SELECT count(*) AS n FROM spans WHERE resource_attributes['host.name'] = 'packed-4'")
+        .await
+        .unwrap();
+    assert_eq!(by_host.rows, [vec![json!(1)]]);
+
+    for (number, route, host) in [(1, "/cart", "old-1"), (3, "/cart/add", "packed-3")] {
+        let trace = engine.trace(TraceId([number; 16]), false).await.unwrap();
+        let spans = trace.expect("trace found").spans;
+        assert_eq!(spans, [span(number, route, host)]);
+    }
+}

@@ -1,0 +1,103 @@
+use std::sync::Arc;
+
+use arrow::array::{Array, BinaryArray};
+
+use super::*;
+use crate::batch::{spans_from_batch, spans_to_batch};
+use crate::model::{Origin, SpanRow};
+use crate::test_support::span_row;
+use crate::value::AttrValue;
+
+fn awkward_span() -> SpanRow {
+    let mut row = span_row([7; 16], [1; 8], 10, "checkout");
+    row.attributes = vec![
+        ("".to_string(), AttrValue::Str("empty key".to_string())),
+        ("nul\0key".to_string(), AttrValue::Str("".to_string())),
+        ("long".to_string(), AttrValue::Str("x".repeat(300))),
+        ("ünïcode".to_string(), AttrValue::Str("värde".to_string())),
+        ("n".to_string(), AttrValue::Int(-42)),
+        ("b".to_string(), AttrValue::Bool(true)),
+    ];
+    row.origin = Arc::new(Origin {
+        service_name: "checkout".to_string(),
+        resource_attributes: vec![
+            (
+                "service.name".to_string(),
+                AttrValue::Str("checkout".to_string()),
+            ),
+            ("host.name".to_string(), AttrValue::Str("web-1".to_string())),
+        ],
+        ..Origin::default()
+    });
+    row
+}
+
+#[test]
+fn spans_come_back_unchanged_through_the_packed_layout() {
+    let rows = vec![
+        awkward_span(),
+        span_row([8; 16], [2; 8], 20, "no attributes"),
+        awkward_span(),
+    ];
+    let batch = spans_to_batch(&rows).unwrap();
+    let packed = pack_spans(&batch).unwrap();
+    assert_eq!(packed.schema(), packed_spans_schema());
+    assert!(packed.column_by_name("attributes").is_none());
+
+    let unpacked = unpack_spans(packed).unwrap();
+    assert_eq!(unpacked.schema(), batch.schema());
+    assert_eq!(spans_from_batch(&unpacked).unwrap(), rows);
+}
+
+#[test]
+fn a_projection_and_a_slice_unpack_alone() {
+    let rows = vec![awkward_span(), span_row([8; 16], [2; 8], 20, "plain")];
+    let packed = pack_spans(&spans_to_batch(&rows).unwrap()).unwrap();
+    let keys = packed.schema().index_of("attributes_keys").unwrap();
+    let values = packed.schema().index_of("attributes_values").unwrap();
+    let name = packed.schema().index_of("name").unwrap();
+    let projected = packed.project(&[name, keys, values]).unwrap().slice(1, 1);
+
+    let unpacked = unpack_spans(projected).unwrap();
+    let names: Vec<_> = unpacked
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .collect();
+    assert_eq!(names, ["name", "attributes"]);
+    let map = unpacked
+        .column(1)
+        .as_any()
+        .downcast_ref::<MapArray>()
+        .unwrap();
+    assert_eq!(map.len(), 1);
+    assert_eq!(map.value_length(0), 0);
+}
+
+#[test]
+fn batches_without_packed_columns_pass_through() {
+    let batch = spans_to_batch(&[awkward_span()]).unwrap();
+    assert_eq!(unpack_spans(batch.clone()).unwrap(), batch);
+}
+
+#[test]
+fn damaged_packed_columns_are_errors_not_panics() {
+    let cases: [(&[u8], &[u8]); 4] = [
+        (b"\x05ab", b"\x00"),      // key longer than its bytes
+        (b"\x01a", b""),           // a key without a value
+        (b"\x01a", b"\x01b\x01c"), // more values than keys
+        (b"\x01\xff", b"\x00"),    // not UTF-8
+    ];
+    for (keys, values) in cases {
+        let keys = BinaryArray::from_iter_values([keys]);
+        let values = BinaryArray::from_iter_values([values]);
+        assert!(
+            matches!(unpack_map(&keys, &values), Err(StorageError::Corrupt(_))),
+            "{keys:?} / {values:?}"
+        );
+    }
+    let endless = BinaryArray::from_iter_values([[0xffu8; 12].as_slice()]);
+    let empty = BinaryArray::from_iter_values([b"".as_slice()]);
+    assert!(unpack_map(&endless, &empty).is_err());
+}
