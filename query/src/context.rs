@@ -25,7 +25,7 @@ use periscope_storage::{Signal, SnapshotFile, Store, TableSnapshot};
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::logs_table::LogsTable;
-use crate::packed_spans::as_spans_table;
+use crate::packed_spans::PackedSpansTable;
 use crate::services::TimeWindow;
 
 /// Caches shared by every per-query session. Parquet files are immutable, so their footers
@@ -144,7 +144,8 @@ fn register_file_table(
     }
     if !packed.is_empty() {
         let files = listing_table(&packed, packed_spans_schema())?;
-        frame = as_spans_table(context.read_table(files)?)?.union(frame)?;
+        let table = PackedSpansTable::new(files);
+        frame = context.read_table(Arc::new(table))?.union(frame)?;
     }
     context.register_table(signal.as_str(), frame.into_view())?;
     Ok(())

@@ -3,17 +3,25 @@
 //! (`attributes['http.route']`) sees the same columns whatever layout a file was written in.
 //!
 //! Filters on attributes are pushed into the Parquet scan with the function inlined, so a map
-//! is rebuilt only for the rows and columns a query reads.
+//! is rebuilt for every row only where a filter reads it, and otherwise only for the rows
+//! that pass.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result, exec_err};
-use datafusion::dataframe::DataFrame;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, DataFusionError, Result, exec_err};
+use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    TableProviderFilterPushDown, Volatility,
 };
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::prelude::{Expr, col};
 use periscope_storage::batch::{
     PACKED_MAP_COLUMNS, packed_keys_name, packed_values_name, spans_schema, unpack_map,
@@ -75,27 +83,110 @@ fn binary(array: &ArrayRef) -> Result<&BinaryArray> {
     }
 }
 
-/// `files` (packed span files) with the columns of the `spans` table, in its order.
-pub(crate) fn as_spans_table(files: DataFrame) -> Result<DataFrame> {
-    let unpack = ScalarUDF::from(UnpackAttributes::new());
-    let columns: Vec<Expr> = spans_schema()
-        .fields()
-        .iter()
-        .map(|field| {
-            let name = field.name().as_str();
-            if PACKED_MAP_COLUMNS.contains(&name) {
-                unpack
-                    .call(vec![
-                        col(packed_keys_name(name)),
-                        col(packed_values_name(name)),
-                    ])
-                    .alias(name)
+/// Packed span files as a table with the columns of the `spans` table. A table of its own
+/// rather than a projection over the files: DataFusion 55's projection pruning fails on a
+/// union of a projection and a plain scan ("UNION field 0 have different type").
+#[derive(Debug)]
+pub(crate) struct PackedSpansTable {
+    files: Arc<dyn TableProvider>,
+    unpack: Arc<ScalarUDF>,
+}
+
+impl PackedSpansTable {
+    /// `files`: a table over packed span files, in the packed schema.
+    pub(crate) fn new(files: Arc<dyn TableProvider>) -> Self {
+        PackedSpansTable {
+            files,
+            unpack: Arc::new(ScalarUDF::from(UnpackAttributes::new())),
+        }
+    }
+
+    /// `expr` over the packed files' columns: each map column read is rebuilt from its pair.
+    fn over_files(&self, expr: &Expr) -> Result<Expr> {
+        expr.clone()
+            .transform_up(|node| match node {
+                Expr::Column(column) if PACKED_MAP_COLUMNS.contains(&column.name.as_str()) => {
+                    Ok(Transformed::yes(self.unpacked(&column.name)))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+            .map(|transformed| transformed.data)
+    }
+
+    fn unpacked(&self, map: &str) -> Expr {
+        self.unpack.call(vec![
+            col(packed_keys_name(map)),
+            col(packed_values_name(map)),
+        ])
+    }
+}
+
+#[async_trait]
+impl TableProvider for PackedSpansTable {
+    fn schema(&self) -> SchemaRef {
+        spans_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Filters go to the Parquet scan with maps rebuilt inside them; never exact, so the
+    /// plan checks them again above (on the few rows that pass).
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let spans = spans_schema();
+        let packed = self.files.schema();
+        let wanted: Vec<usize> = match projection {
+            Some(indices) => indices.clone(),
+            None => (0..spans.fields().len()).collect(),
+        };
+        // The packed columns the wanted ones are read from, each once, in file order.
+        let mut read: Vec<usize> = Vec::new();
+        for &index in &wanted {
+            let name = spans.field(index).name();
+            let sources = if PACKED_MAP_COLUMNS.contains(&name.as_str()) {
+                vec![packed_keys_name(name), packed_values_name(name)]
             } else {
-                col(name)
+                vec![name.clone()]
+            };
+            for source in sources {
+                let at = packed.index_of(&source)?;
+                if !read.contains(&at) {
+                    read.push(at);
+                }
             }
-        })
-        .collect();
-    files.select(columns)
+        }
+        read.sort_unstable();
+        let filters = filters
+            .iter()
+            .map(|filter| self.over_files(filter))
+            .collect::<Result<Vec<_>>>()?;
+        let input = self.files.scan(state, Some(&read), &filters, limit).await?;
+        let input_schema = DFSchema::try_from(input.schema())?;
+        let mut columns = Vec::with_capacity(wanted.len());
+        for &index in &wanted {
+            let name = spans.field(index).name();
+            let expr = self.over_files(&col(name.as_str()))?;
+            columns.push(ProjectionExpr {
+                expr: state.create_physical_expr(expr, &input_schema)?,
+                alias: name.clone(),
+            });
+        }
+        Ok(Arc::new(ProjectionExec::try_new(columns, input)?))
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,33 @@ fn write_map_layout_file(data_dir: &Path, rows: &[SpanRow]) {
 
 /// Attributes read alike from a map-layout file, a packed file and the recent rows: in
 /// projections, in filters (pushed into the scans) and in a lookup by trace id.
+/// Only packed files and recent rows (the layout of every data directory started since).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_lookups_beside_other_columns_plan_over_packed_files_and_recent_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = vec![
+        vec![span(3, "/cart/add", "packed-3")],
+        vec![span(5, "/cart/pay", "recent-5")],
+    ];
+    let engine = Engine::new(
+        store_with_parts(dir.path(), parts).await,
+        QueryConfig::default(),
+    )
+    .unwrap();
+    for sql in [
+        "SELECT name, attributes['http.route'] AS route FROM spans ORDER BY name",
+        "SELECT name, resource_attributes['host.name'] AS host, attributes FROM spans ORDER BY name",
+        "SELECT name, attributes['http.route'] AS route FROM spans WHERE attributes['http.route'] LIKE '/cart%' ORDER BY name",
+    ] {
+        let result = engine
+            .sql(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        assert_eq!(result.rows.len(), 2, "{sql}");
+        assert_eq!(result.rows[0][0], json!("span 3"), "{sql}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_read_alike_from_old_and_packed_files_and_recent_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,6 +140,24 @@ async fn attributes_read_alike_from_old_and_packed_files_and_recent_rows() {
         .await
         .unwrap();
     assert_eq!(by_host.rows, [vec![json!(1)]]);
+
+    // Whole maps and a map lookup beside other columns, over every source (a union the
+    // optimizer prunes column by column).
+    let mixed = engine
+        .sql(
+            "SELECT name, attributes['http.route'] AS route, resource_attributes \
+             FROM spans WHERE name = 'span 4'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        mixed.rows,
+        [vec![
+            json!("span 4"),
+            json!("/home"),
+            json!({"host.name": "packed-4"})
+        ]]
+    );
 
     for (number, route, host) in [(1, "/cart", "old-1"), (3, "/cart/add", "packed-3")] {
         let trace = engine.trace(TraceId([number; 16]), false).await.unwrap();
