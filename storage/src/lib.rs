@@ -20,6 +20,7 @@ pub mod store;
 pub mod test_support;
 pub mod trace_rows;
 pub mod value;
+mod varint;
 
 pub use config::StorageConfig;
 pub use error::StorageError;

@@ -7,11 +7,12 @@
 //! ~20 entries a span, so the maps were half of a flush's instructions. Packed, a row is two
 //! byte strings: the keys string repeats from row to row (a handful of span shapes), so its
 //! dictionary makes it almost free on disk, and the values string is written as it is
-//! (callgrind of the flush of 64k spans: 1.55G → 0.80G instructions, 44.8 → 46.0 B/span).
+//! (callgrind of the flush of 64k spans: 1.55G → 0.90G instructions; 46.3 → 45.9 B/span;
+//! docs/benchmarks.md, session 15).
 //!
 //! Memory (WAL, recent rows, what SQL sees) keeps the map columns; only files are packed. A
 //! reader turns packed columns back into the map with [`unpack_spans`] (or, in SQL, the query
-//! crate's view over packed files does the same per batch).
+//! crate's `PackedSpansTable` does the same per batch).
 
 use std::sync::{Arc, OnceLock};
 
@@ -22,6 +23,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::columns::{MapSize, map_builder_sized};
 use super::spans::spans_schema;
 use crate::error::StorageError;
+use crate::varint::{put_bytes, take_varint};
 
 /// The span columns stored packed: each `Map<Utf8, Utf8>` column of the `spans` table.
 pub const PACKED_MAP_COLUMNS: [&str; 2] = ["attributes", "resource_attributes"];
@@ -62,12 +64,6 @@ pub fn packed_spans_schema() -> SchemaRef {
             Arc::new(Schema::new(fields))
         })
         .clone()
-}
-
-/// A `spans` batch in the packed layout.
-pub fn pack_spans(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
-    let positions: Vec<(usize, usize)> = (0..batch.num_rows()).map(|row| (0, row)).collect();
-    PackingGather::new(std::slice::from_ref(batch))?.gather(&positions)
 }
 
 /// Gathers rows of `spans` batches into packed-layout batches, packing each map row as it is
@@ -215,13 +211,7 @@ impl PackedColumn {
     }
 
     fn put(&mut self, text: &[u8]) {
-        let mut len = text.len();
-        while len >= 0x80 {
-            self.bytes.push((len as u8 & 0x7f) | 0x80);
-            len >>= 7;
-        }
-        self.bytes.push(len as u8);
-        self.bytes.extend_from_slice(text);
+        put_bytes(&mut self.bytes, text);
     }
 
     fn end_row(&mut self) -> Result<(), StorageError> {
@@ -339,25 +329,12 @@ fn as_strings<'a>(array: &'a ArrayRef, what: &str) -> Result<&'a StringArray, St
 }
 
 fn take_string<'a>(cursor: &mut &'a [u8]) -> Result<&'a str, StorageError> {
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let (&byte, rest) = cursor
-            .split_first()
-            .ok_or_else(|| StorageError::Corrupt("packed string cut short".to_string()))?;
-        *cursor = rest;
-        if shift > 56 {
-            return Err(StorageError::Corrupt("packed length too long".to_string()));
-        }
-        len |= usize::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    if len > cursor.len() {
-        return Err(StorageError::Corrupt("packed string cut short".to_string()));
-    }
+    let len = take_varint(cursor)
+        .map_err(|problem| StorageError::Corrupt(format!("packed length {problem}")))?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&len| len <= cursor.len())
+        .ok_or_else(|| StorageError::Corrupt("packed string cut short".to_string()))?;
     let (text, rest) = cursor.split_at(len);
     *cursor = rest;
     std::str::from_utf8(text)

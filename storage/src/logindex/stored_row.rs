@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::error::StorageError;
 use crate::model::{LogRow, Origin, SpanId, TraceId};
 use crate::value::{AttrValue, Attributes};
+use crate::varint::{put_bytes, put_varint, take_varint};
 
 /// First byte of a WAL payload of rows; a new layout gets a new number.
 const FORMAT: u8 = 1;
@@ -177,21 +178,8 @@ pub(crate) fn decode_origin(bytes: &[u8]) -> Result<Origin, StorageError> {
     Reader::origin(bytes)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
 fn put_signed(out: &mut Vec<u8>, value: i64) {
     put_varint(out, ((value << 1) ^ (value >> 63)) as u64);
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
 }
 
 fn put_str(out: &mut Vec<u8>, text: &str) {
@@ -274,15 +262,7 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StorageError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(corrupt("varint longer than 10 bytes".to_string()))
+        take_varint(&mut self.bytes).map_err(|problem| corrupt(problem.to_string()))
     }
 
     fn signed(&mut self) -> Result<i64, StorageError> {

@@ -8,6 +8,12 @@ use crate::model::{Origin, SpanRow};
 use crate::test_support::span_row;
 use crate::value::AttrValue;
 
+/// A `spans` batch in the packed layout, as the flush writes it.
+fn pack_spans(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    let positions: Vec<(usize, usize)> = (0..batch.num_rows()).map(|row| (0, row)).collect();
+    PackingGather::new(std::slice::from_ref(batch))?.gather(&positions)
+}
+
 fn awkward_span() -> SpanRow {
     let mut row = span_row([7; 16], [1; 8], 10, "checkout");
     row.attributes = vec![
