@@ -3,7 +3,7 @@
 # Starts `BINARY serve` under /usr/bin/time (Debian package `time`), sends TOTAL spans of the
 # standard trace workload with `bench gen` (8 gRPC connections, flat out), stops the server
 # with SIGTERM (its final flush included) and prints spans per server CPU-second, user and
-# system time and peak RSS. Alternate the builds run by run (A B A B …) and compare pairs:
+# system time, peak RSS and minor page faults. Alternate the builds run by run (A B A B …) and compare pairs:
 # the machines this runs on drift by ±15 % over minutes (docs/benchmarks.md).
 #
 # usage: scripts/bench-ab.sh LABEL BINARY TOTAL
@@ -17,15 +17,16 @@ if ss -ltn | grep -q ':4317 '; then
 fi
 dir=$(mktemp -d /tmp/bench-ab.XXXX)
 trap 'rm -rf "$dir"' EXIT
-/usr/bin/time -f "%U %S %M" -o "$dir/time" "$bin" serve --data-dir "$dir/data" >"$dir/server.log" 2>&1 &
+/usr/bin/time -f "%U %S %M %R" -o "$dir/time" "$bin" serve --data-dir "$dir/data" >"$dir/server.log" 2>&1 &
 time_pid=$!
 for _ in $(seq 1 100); do ss -ltn | grep -q ':4317 ' && break; sleep 0.2; done
 "$bin" bench gen --otlp-grpc 127.0.0.1:4317 --total "$total" --connections 8 >"$dir/gen.log" 2>&1
 server_pid=$(pgrep -f "serve --data-dir $dir/data" | grep -v "^$time_pid\$" | head -1)
 kill -TERM "$server_pid"
 wait "$time_pid"
-read -r user sys rss_kib <"$dir/time"
+read -r user sys rss_kib minor_faults <"$dir/time"
 python3 -c "
-user, sys, rss = $user, $sys, $rss_kib
+user, sys, rss, faults = $user, $sys, $rss_kib, $minor_faults
 print(f'$label: {$total / (user + sys):.0f} spans per server CPU-second '
-      f'(user {user} s, system {sys} s, peak RSS {rss / 1024:.0f} MiB)')"
+      f'(user {user} s, system {sys} s, peak RSS {rss / 1024:.0f} MiB, '
+      f'{faults / 1000:.0f}k minor page faults)')"

@@ -10,6 +10,8 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before any thread exists (the runtime, the log writer): see src/allocator.rs.
+    periscope::allocator::keep_freed_memory_for(periscope::allocator::KEEP_FREED_MEMORY);
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
-use periscope_collector::{Collector, grpc_router, http_router};
+use periscope_collector::{Collector, grpc_router, http_router, span_request_decoder};
 use periscope_query::Engine;
 use periscope_storage::Store;
 use periscope_ui::{UiState, router};
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::allocator;
 use crate::config::Config;
 
 /// The addresses actually bound (port 0 in the config becomes a real port), written to
@@ -47,16 +48,43 @@ fn disable_transparent_huge_pages() {
     }
 }
 
+/// How often `serve` checks whether ingest has gone quiet.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
+
+/// Gives the allocator's free memory back to the OS whenever no record was appended for a
+/// whole [`IDLE_CHECK`]: under load it is kept for the next fill (src/allocator.rs), but an
+/// idle server kept its peak RSS after every burst.
+async fn return_memory_when_idle(store: Store, token: CancellationToken) {
+    let mut ticks = tokio::time::interval(IDLE_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last = store.stats().records_appended_total();
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let appended = store.stats().records_appended_total();
+        if appended == last {
+            // Cheap when nothing is free (idle CPU stays ~0); a flush may free memory while
+            // ingest is quiet, so it runs at every quiet check, not once.
+            let _ = tokio::task::spawn_blocking(allocator::return_freed_memory).await;
+        }
+        last = appended;
+    }
+}
+
 /// Runs the server until `shutdown` completes, then stops in order.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     config.validate()?;
     disable_transparent_huge_pages();
     let data_dir = config.server.data_dir.clone();
     let storage_config = config.storage.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, storage_config))
-        .await
-        .context("storage open task failed")?
-        .context("cannot open storage")?;
+    let store = tokio::task::spawn_blocking(move || {
+        Store::open_with_span_requests(&data_dir, storage_config, span_request_decoder())
+    })
+    .await
+    .context("storage open task failed")?
+    .context("cannot open storage")?;
     let collector = Collector::new(store.clone(), config.ingest.clone())?;
     let engine = Engine::new(store.clone(), config.query.clone())?;
     // Index the stored files for trace lookups and the service lists in the background: the
@@ -127,6 +155,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             }
         });
     }
+    tracker.spawn(return_memory_when_idle(store.clone(), token.clone()));
     tracker.close();
 
     shutdown.await;

@@ -14,6 +14,7 @@ mod http;
 mod otlp;
 mod pipeline;
 mod rpc_status;
+mod span_request;
 pub mod stages;
 mod stats;
 
@@ -22,4 +23,5 @@ pub use error::CollectorError;
 pub use grpc::grpc_router;
 pub use http::http_router;
 pub use pipeline::Collector;
+pub use span_request::span_request_decoder;
 pub use stats::IngestStats;

@@ -3,10 +3,12 @@
 //! a blocking thread so a 20 MiB request never stalls the async workers; small ones are
 //! converted in place (see [`INLINE_REQUEST_BYTES`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use periscope_storage::ipc::encode_span_request;
 use periscope_storage::{IngestBatch, Signal, Store};
 use tokio::sync::Semaphore;
 
@@ -18,6 +20,7 @@ use crate::otlp::convert::{
 };
 use crate::otlp::json::{decode_json, json_to_protobuf};
 use crate::otlp::wire;
+use crate::span_request;
 use crate::stats::IngestStats;
 
 /// Uncompressed requests up to this size are converted on the async worker that received
@@ -224,17 +227,22 @@ fn convert(
     use opentelemetry_proto::tonic::collector as strict;
     match signal {
         Signal::Spans => {
-            let conversion = match format {
-                Format::Protobuf => convert_traces(body, limits, max_records)?,
-                Format::Json => convert_traces(
-                    &json_to_protobuf::<strict::trace::v1::ExportTraceServiceRequest>(body)?,
-                    limits,
-                    max_records,
-                )?,
+            let protobuf = match format {
+                Format::Protobuf => Cow::Borrowed(body),
+                Format::Json => Cow::Owned(json_to_protobuf::<
+                    strict::trace::v1::ExportTraceServiceRequest,
+                >(body)?),
             };
+            let conversion = convert_traces(&protobuf, limits, max_records)?;
             let accepted = conversion.rows.len();
             finish(conversion, "spans", 0, accepted, |builder| {
-                Ok(IngestBatch::SpanBatch(builder.finish()?))
+                Ok(IngestBatch::SpanRequest {
+                    batch: builder.finish()?,
+                    payload: encode_span_request(
+                        &span_request::header(limits, max_records),
+                        &protobuf,
+                    ),
+                })
             })
         }
         Signal::Logs => {

@@ -31,7 +31,7 @@ use crate::batch::{logs_from_batch, metrics_to_batch, schema_for, spans_to_batch
 use crate::catalog::load_catalog;
 use crate::config::StorageConfig;
 use crate::error::StorageError;
-use crate::ipc::{Payload, decode_payload, encode_log_rows, encode_payload};
+use crate::ipc::{Payload, SpanRequestDecoder, decode_payload, encode_log_rows, encode_payload};
 use crate::logindex::{LogSearcher, open_log_index};
 use crate::model::{LogRow, MetricRow, Signal, SpanRow};
 use crate::span_stats::EdgeCarry;
@@ -49,6 +49,14 @@ pub enum IngestBatch {
     Spans(Vec<SpanRow>),
     /// Spans already in columns (the collector builds them straight from the request).
     SpanBatch(crate::batch::SpanBatch),
+    /// Spans in columns and, as their WAL record, the request they were converted from
+    /// ([`crate::ipc::encode_span_request`]); replay needs a [`SpanRequestDecoder`].
+    SpanRequest {
+        /// The converted spans.
+        batch: crate::batch::SpanBatch,
+        /// The WAL payload.
+        payload: Vec<u8>,
+    },
     /// Log records.
     Logs(Vec<LogRow>),
     /// Metric data points.
@@ -128,7 +136,28 @@ pub struct Store {
 impl Store {
     /// Opens the data directory: loads the catalog and the log index, replays the WAL tail
     /// into the stores, and starts the writer, indexer and flusher threads. Blocking.
+    ///
+    /// A WAL holding span requests (written by a server whose collector appends
+    /// [`IngestBatch::SpanRequest`]) cannot be replayed this way: open it with
+    /// [`Store::open_with_span_requests`].
     pub fn open(data_dir: &Path, config: StorageConfig) -> Result<Store, StorageError> {
+        Store::open_inner(data_dir, config, None)
+    }
+
+    /// [`Store::open`], converting the WAL's span requests back to spans with `decoder`.
+    pub fn open_with_span_requests(
+        data_dir: &Path,
+        config: StorageConfig,
+        decoder: SpanRequestDecoder,
+    ) -> Result<Store, StorageError> {
+        Store::open_inner(data_dir, config, Some(decoder))
+    }
+
+    fn open_inner(
+        data_dir: &Path,
+        config: StorageConfig,
+        span_requests: Option<SpanRequestDecoder>,
+    ) -> Result<Store, StorageError> {
         config.validate()?;
         std::fs::create_dir_all(data_dir)?;
         let started = Instant::now();
@@ -185,7 +214,13 @@ impl Store {
             .wal_torn_tail_bytes
             .store(open_report.torn_tail_bytes, Ordering::Relaxed);
 
-        let replay_report = replay(&inner, &wal, &mut log_writer, min_persisted + 1)?;
+        let replay_report = replay(
+            &inner,
+            &wal,
+            &mut log_writer,
+            span_requests.as_ref(),
+            min_persisted + 1,
+        )?;
         inner.stats.wal_corrupt_records.store(
             open_report.corrupt_records + replay_report.corrupt_records,
             Ordering::Relaxed,
@@ -248,6 +283,15 @@ impl Store {
             IngestBatch::SpanBatch(batch) => {
                 let batch = batch.into_inner();
                 let payload = encode_payload(Signal::Spans, &batch)?;
+                (
+                    Signal::Spans,
+                    batch.num_rows(),
+                    payload,
+                    Records::Batch(batch),
+                )
+            }
+            IngestBatch::SpanRequest { batch, payload } => {
+                let batch = batch.into_inner();
                 (
                     Signal::Spans,
                     batch.num_rows(),
@@ -437,6 +481,7 @@ fn replay(
     inner: &Inner,
     wal: &Wal,
     log_writer: &mut crate::logindex::LogIndexWriter,
+    span_requests: Option<&SpanRequestDecoder>,
     from_seq: u64,
 ) -> Result<ReplayCounts, StorageError> {
     let mut counts = ReplayCounts::default();
@@ -459,6 +504,25 @@ fn replay(
         counts.replayed_bytes += payload.len() as u64;
         let records = match decoded {
             Payload::LogRows(rows) => Records::Logs(rows),
+            Payload::SpanRequest { header, request } => {
+                let Some(decoder) = span_requests else {
+                    // Not skipped: the records were acknowledged. The server always has one.
+                    failure.get_or_insert(StorageError::Corrupt(
+                        "the wal holds span requests but the store was opened without their \
+                         decoder"
+                            .to_string(),
+                    ));
+                    return Ok(());
+                };
+                match decoder(header, request) {
+                    Ok(batch) => Records::Batch(batch),
+                    Err(err) => {
+                        warn!(seq, error = %err, "skipping wal span request that does not convert");
+                        counts.corrupt_records += 1;
+                        return Ok(());
+                    }
+                }
+            }
             // Logs as IPC, from WALs written before the row form.
             Payload::Batch(Signal::Logs, batch) => match logs_from_batch(&batch) {
                 Ok(rows) => Records::Logs(rows),
@@ -517,3 +581,6 @@ fn replay(
     counts.corrupt_records += report.corrupt_records;
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 //! LEB128 varints and length-prefixed byte strings: the framing of the log index's stored
-//! rows and of packed span attributes.
+//! rows, of packed span attributes and of span request WAL payloads.
 
 /// Appends `value` as a LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -28,4 +28,16 @@ pub(crate) fn take_varint(cursor: &mut &[u8]) -> Result<u64, &'static str> {
         }
     }
     Err("varint longer than 10 bytes")
+}
+
+/// Reads a length-prefixed byte string from the front of `cursor`, advancing it.
+pub(crate) fn take_bytes<'a>(cursor: &mut &'a [u8]) -> Result<&'a [u8], &'static str> {
+    let len = take_varint(cursor)?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&len| len <= cursor.len())
+        .ok_or("cut short")?;
+    let (bytes, rest) = cursor.split_at(len);
+    *cursor = rest;
+    Ok(bytes)
 }

@@ -23,7 +23,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::columns::{MapSize, map_builder_sized};
 use super::spans::spans_schema;
 use crate::error::StorageError;
-use crate::varint::{put_bytes, take_varint};
+use crate::varint::{put_bytes, take_bytes};
 
 /// The span columns stored packed: each `Map<Utf8, Utf8>` column of the `spans` table.
 pub const PACKED_MAP_COLUMNS: [&str; 2] = ["attributes", "resource_attributes"];
@@ -329,14 +329,8 @@ fn as_strings<'a>(array: &'a ArrayRef, what: &str) -> Result<&'a StringArray, St
 }
 
 fn take_string<'a>(cursor: &mut &'a [u8]) -> Result<&'a str, StorageError> {
-    let len = take_varint(cursor)
-        .map_err(|problem| StorageError::Corrupt(format!("packed length {problem}")))?;
-    let len = usize::try_from(len)
-        .ok()
-        .filter(|&len| len <= cursor.len())
-        .ok_or_else(|| StorageError::Corrupt("packed string cut short".to_string()))?;
-    let (text, rest) = cursor.split_at(len);
-    *cursor = rest;
+    let text = take_bytes(cursor)
+        .map_err(|problem| StorageError::Corrupt(format!("packed string {problem}")))?;
     std::str::from_utf8(text)
         .map_err(|_| StorageError::Corrupt("packed string is not UTF-8".to_string()))
 }

@@ -40,6 +40,14 @@ impl StorageStats {
         self.flush_lag_ms[index(signal)].store(lag_ms, Ordering::Relaxed);
     }
 
+    /// Records of all signals appended to the WAL since the server started.
+    pub fn records_appended_total(&self) -> u64 {
+        self.records_appended
+            .iter()
+            .map(|counter| counter.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Bytes of WAL segments on disk.
     pub fn wal_bytes(&self) -> u64 {
         self.wal_bytes.load(Ordering::Relaxed)
