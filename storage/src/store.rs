@@ -47,9 +47,8 @@ const MAX_RECORD_BYTES: u32 = 96 << 20;
 pub enum IngestBatch {
     /// Spans.
     Spans(Vec<SpanRow>),
-    /// Spans already in columns (the collector builds them straight from the request).
-    SpanBatch(crate::batch::SpanBatch),
-    /// Spans in columns and, as their WAL record, the request they were converted from
+    /// Spans in columns (the collector builds them straight from the request) and, as their
+    /// WAL record, the request they were converted from
     /// ([`crate::ipc::encode_span_request`]); replay needs a [`SpanRequestDecoder`].
     SpanRequest {
         /// The converted spans.
@@ -279,16 +278,6 @@ impl Store {
                 let batch = spans_to_batch(&rows)?;
                 let payload = encode_payload(Signal::Spans, &batch)?;
                 (Signal::Spans, rows.len(), payload, Records::Batch(batch))
-            }
-            IngestBatch::SpanBatch(batch) => {
-                let batch = batch.into_inner();
-                let payload = encode_payload(Signal::Spans, &batch)?;
-                (
-                    Signal::Spans,
-                    batch.num_rows(),
-                    payload,
-                    Records::Batch(batch),
-                )
             }
             IngestBatch::SpanRequest { batch, payload } => {
                 let batch = batch.into_inner();
