@@ -7,18 +7,18 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::cache::cache_manager::{
     CacheManager, CacheManagerConfig, FileMetadataCache,
 };
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use periscope_storage::batch::{packed_spans_schema, schema_for};
+use periscope_storage::batch::{packed_spans_schema, schema_for, stored_schema_for};
 use periscope_storage::catalog::FileLayout;
 use periscope_storage::{Signal, SnapshotFile, Store, TableSnapshot};
 
@@ -132,8 +132,17 @@ fn register_file_table(
     snapshot: TableSnapshot,
 ) -> Result<(), QueryError> {
     let schema = schema_for(signal);
-    let recent = MemTable::try_new(schema.clone(), vec![snapshot.recent])?;
-    let mut frame = context.read_table(Arc::new(recent))?;
+    // Recent rows are in the stored layout: spans with their attribute maps packed, read
+    // through the same unpacking table as packed files.
+    let recent = Arc::new(MemTable::try_new(
+        stored_schema_for(signal),
+        vec![snapshot.recent],
+    )?);
+    let recent: Arc<dyn TableProvider> = match signal {
+        Signal::Spans => Arc::new(PackedSpansTable::new(recent)),
+        Signal::Metrics | Signal::Logs => recent,
+    };
+    let mut frame = context.read_table(recent)?;
     let (maps, packed): (Vec<_>, Vec<_>) = snapshot
         .files
         .iter()

@@ -13,7 +13,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::batch::{PackingGather, packed_spans_schema, schema_for};
+use crate::batch::stored_schema_for;
 use crate::catalog::FileLayout;
 use crate::error::StorageError;
 use crate::model::Signal;
@@ -208,17 +208,20 @@ pub fn write_parquet_with_footer(
     footer: Vec<KeyValue>,
 ) -> Result<WrittenFile, StorageError> {
     let layout = FileLayout::for_new_files(signal);
+    let schema = stored_schema_for(signal);
+    if let Some(batch) = batches
+        .iter()
+        .find(|batch| batch.schema().fields() != schema.fields())
+    {
+        return Err(StorageError::Corrupt(format!(
+            "a {} batch to write has {} columns, not the {} of its stored layout",
+            signal.as_str(),
+            batch.num_columns(),
+            schema.fields().len()
+        )));
+    }
     let positions = sorted_positions(signal, batches)?;
-    let (schema, gather) = match layout {
-        FileLayout::Maps => (
-            schema_for(signal),
-            RowGather::Interleave(batches.iter().collect()),
-        ),
-        FileLayout::PackedAttributes => (
-            packed_spans_schema(),
-            RowGather::Packing(PackingGather::new(batches)?),
-        ),
-    };
+    let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
     fs::create_dir_all(dir)?;
     let final_path = dir.join(file_name);
     let temp_path = dir.join(format!(".{file_name}.tmp"));
@@ -226,7 +229,7 @@ pub fn write_parquet_with_footer(
     let mut writer =
         ArrowWriter::try_new(file, schema, Some(writer_properties(signal, zstd_level)?))?;
     for slice in positions.chunks(ROW_GROUP_ROWS) {
-        writer.write(&gather.rows(slice)?)?;
+        writer.write(&interleave_record_batch(&batch_refs, slice)?)?;
     }
     for entry in footer {
         writer.append_key_value_metadata(entry);
@@ -243,23 +246,6 @@ pub fn write_parquet_with_footer(
         num_bytes,
         layout,
     })
-}
-
-/// Builds a file's row groups from the buffered batches, in file order.
-enum RowGather<'a> {
-    /// The batches' own layout.
-    Interleave(Vec<&'a RecordBatch>),
-    /// Spans packed as they are gathered.
-    Packing(PackingGather<'a>),
-}
-
-impl RowGather<'_> {
-    fn rows(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, StorageError> {
-        match self {
-            RowGather::Interleave(batches) => Ok(interleave_record_batch(batches, positions)?),
-            RowGather::Packing(gather) => gather.gather(positions),
-        }
-    }
 }
 
 /// Makes a rename or unlink in `dir` durable.

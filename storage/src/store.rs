@@ -27,7 +27,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use crate::batch::{logs_from_batch, metrics_to_batch, schema_for, spans_to_batch};
+use crate::batch::{logs_from_batch, metrics_to_batch, pack_spans, schema_for, spans_to_batch};
 use crate::catalog::load_catalog;
 use crate::config::StorageConfig;
 use crate::error::StorageError;
@@ -503,7 +503,10 @@ fn replay(
                     ));
                     return Ok(());
                 };
-                match decoder(header, request) {
+                match decoder(header, request).and_then(|batch| {
+                    // The stored layout and schema, whatever the decoder built.
+                    pack_spans(&batch).map_err(|err| err.to_string())
+                }) {
                     Ok(batch) => Records::Batch(batch),
                     Err(err) => {
                         warn!(seq, error = %err, "skipping wal span request that does not convert");
@@ -521,9 +524,15 @@ fn replay(
                 }
             },
             // IPC keeps the columns; re-attach our schema so batches from the WAL and from new
-            // requests are interchangeable in one table.
+            // requests are interchangeable in one table. Spans written in the map layout (WALs
+            // from before spans were built packed) are packed here.
             Payload::Batch(signal, batch) => {
-                match RecordBatch::try_new(schema_for(signal), batch.columns().to_vec()) {
+                let stored = match signal {
+                    Signal::Spans => pack_spans(&batch),
+                    other => RecordBatch::try_new(schema_for(other), batch.columns().to_vec())
+                        .map_err(StorageError::from),
+                };
+                match stored {
                     Ok(batch) => Records::Batch(batch),
                     Err(err) => {
                         warn!(seq, error = %err, "skipping wal record with an old schema");

@@ -2,7 +2,7 @@ use std::fs::{self, File};
 use std::path::Path;
 
 use datafusion::parquet::arrow::ArrowWriter;
-use periscope_storage::batch::spans_to_batch;
+use periscope_storage::batch::{spans_to_batch, unpack_spans};
 use periscope_storage::catalog::{CatalogState, FileEntry, FileLayout, save_catalog};
 use periscope_storage::{AttrValue, Signal, SpanRow, TraceId};
 use serde_json::json;
@@ -25,7 +25,7 @@ fn span(number: u8, route: &str, host: &str) -> SpanRow {
 /// A span file as releases before the packed layout wrote it (maps in the table's own
 /// schema), listed in the catalog without a layout, as they listed it.
 fn write_map_layout_file(data_dir: &Path, rows: &[SpanRow]) {
-    let batch = spans_to_batch(rows).unwrap();
+    let batch = unpack_spans(spans_to_batch(rows).unwrap()).unwrap();
     fs::create_dir_all(data_dir.join("spans")).unwrap();
     let relative = "spans/00000000000000000000.parquet";
     let file = File::create(data_dir.join(relative)).unwrap();

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, MapArray, MapBuilder,
-    MapFieldNames, RecordBatch, StringArray, StringBuilder, UInt32Array, UInt64Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, Int32Array, Int64Array, MapArray,
+    MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder, UInt32Array, UInt64Array,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field};
 
+use super::packed::{packed_keys_name, packed_values_name, unpack_map};
+use super::packed_builder::{PackedAttributeColumns, PackedRow};
 use crate::error::StorageError;
 use crate::model::Origin;
 use crate::value::{AttrRef, AttrValue, Attributes, merge_typed, typed_json, write_typed_codes};
@@ -129,41 +131,84 @@ impl AttributeColumns {
     }
 }
 
-/// Origin columns: service_name, resource_attributes (+typed), scope_name, scope_version,
-/// scope_attributes (typed JSON of the whole list). Rows of one request share a few origins
-/// (rows sorted by trace id alternate between them), so each origin's encodings are computed
-/// once per batch, not once per row.
+/// How [`origin_columns`] writes the resource attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceLayout {
+    /// A `Map<Utf8, Utf8>` column (logs, metrics).
+    Map,
+    /// Packed keys and values columns (spans; see `super::packed`).
+    Packed,
+}
+
+/// The resource columns of one batch in either layout.
+// One per batch, for the length of one call: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum ResourceColumns {
+    Map(AttributeColumns),
+    Packed(PackedAttributeColumns),
+}
+
+/// What one distinct origin writes into every row it owns, worked out once.
+struct SeenOrigin<'a> {
+    origin: &'a Origin,
+    /// Map layout: the resource's typed JSON.
+    typed: Option<String>,
+    /// Packed layout: the resource packed.
+    packed: PackedRow,
+    scope_json: Option<String>,
+}
+
+/// Origin columns: service_name, the resource attributes (a map or its packed pair, then
+/// +typed), scope_name, scope_version, scope_attributes (typed JSON of the whole list). Rows
+/// of one request share a few origins (rows sorted by trace id alternate between them), so
+/// each origin's encodings are computed once per batch, not once per row.
 pub(crate) fn origin_columns<'a>(
     origins: impl ExactSizeIterator<Item = &'a Origin> + Clone,
-) -> Vec<ArrayRef> {
+    layout: ResourceLayout,
+) -> Result<Vec<ArrayRef>, StorageError> {
     // Sized from the first origin: a request's origins are usually alike in size.
     let rows = origins.len();
     let first = origins.clone().next();
     let per_row = |f: fn(&Origin) -> usize| first.map_or(0, |origin| f(origin) * rows);
     let mut service = StringBuilder::with_capacity(rows, per_row(|o| o.service_name.len()));
-    let mut resource = AttributeColumns::with_size(MapSize {
-        rows,
-        entries: per_row(|o| o.resource_attributes.len()),
-        key_bytes: per_row(|o| o.resource_attributes.iter().map(|(k, _)| k.len()).sum()),
-        value_bytes: per_row(|o| {
-            o.resource_attributes
-                .iter()
-                .map(|(_, value)| match value {
-                    AttrValue::Str(text) => text.len(),
-                    _ => 8,
-                })
-                .sum()
-        }),
-    });
+    let mut resource = match layout {
+        ResourceLayout::Map => ResourceColumns::Map(AttributeColumns::with_size(MapSize {
+            rows,
+            entries: per_row(|o| o.resource_attributes.len()),
+            key_bytes: per_row(|o| o.resource_attributes.iter().map(|(k, _)| k.len()).sum()),
+            value_bytes: per_row(|o| {
+                o.resource_attributes
+                    .iter()
+                    .map(|(_, value)| match value {
+                        AttrValue::Str(text) => text.len(),
+                        _ => 8,
+                    })
+                    .sum()
+            }),
+        })),
+        ResourceLayout::Packed => {
+            let (key_bytes, value_bytes) = first
+                .map(|origin| PackedRow::new(pairs(origin)).packed_bytes())
+                .unwrap_or_default();
+            ResourceColumns::Packed(PackedAttributeColumns::with_size(
+                rows,
+                key_bytes * rows,
+                value_bytes * rows,
+            ))
+        }
+    };
     let mut scope_name = StringBuilder::with_capacity(rows, per_row(|o| o.scope_name.len()));
     let mut scope_version = StringBuilder::with_capacity(rows, per_row(|o| o.scope_version.len()));
     let mut scope_attributes = StringBuilder::with_capacity(rows, 0);
-    // Origins seen, with their resource typed JSON and scope attributes JSON. A linear search
-    // over at most `MAX_SEEN`: a request with thousands of distinct origins stays linear.
+    // Origins seen, with their encodings. A linear search over at most `MAX_SEEN`: a request
+    // with thousands of distinct origins stays linear.
     const MAX_SEEN: usize = 32;
-    let mut seen: Vec<(&Origin, Option<String>, Option<String>)> = Vec::new();
+    let mut seen: Vec<SeenOrigin> = Vec::new();
     for origin in origins {
-        let index = match seen.iter().position(|entry| std::ptr::eq(entry.0, origin)) {
+        let index = match seen
+            .iter()
+            .position(|entry| std::ptr::eq(entry.origin, origin))
+        {
             Some(index) => index,
             None => {
                 let scope_json = (!origin.scope_attributes.is_empty())
@@ -172,32 +217,56 @@ pub(crate) fn origin_columns<'a>(
                 if seen.len() == MAX_SEEN {
                     seen.clear();
                 }
-                seen.push((origin, typed_json(&origin.resource_attributes), scope_json));
+                let (typed, packed) = match layout {
+                    ResourceLayout::Map => (
+                        typed_json(&origin.resource_attributes),
+                        PackedRow::default(),
+                    ),
+                    ResourceLayout::Packed => (None, PackedRow::new(pairs(origin))),
+                };
+                seen.push(SeenOrigin {
+                    origin,
+                    typed,
+                    packed,
+                    scope_json,
+                });
                 seen.len() - 1
             }
         };
-        let (_, typed, scope_json) = &seen[index];
+        let entry = &seen[index];
         service.append_value(&origin.service_name);
-        resource.append_with_typed(
-            origin
-                .resource_attributes
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_ref())),
-            typed.as_deref(),
-        );
+        match &mut resource {
+            ResourceColumns::Map(columns) => {
+                columns.append_with_typed(pairs(origin), entry.typed.as_deref())
+            }
+            ResourceColumns::Packed(columns) => columns.append_packed(&entry.packed),
+        }
         scope_name.append_value(&origin.scope_name);
         scope_version.append_value(&origin.scope_version);
-        scope_attributes.append_option(scope_json.as_deref());
+        scope_attributes.append_option(entry.scope_json.as_deref());
     }
-    let (resource_map, resource_typed) = resource.finish();
-    vec![
-        Arc::new(service.finish()),
-        resource_map,
-        resource_typed,
-        Arc::new(scope_name.finish()),
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(service.finish())];
+    match resource {
+        ResourceColumns::Map(map) => {
+            let (map, typed) = map.finish();
+            columns.extend([map, typed]);
+        }
+        ResourceColumns::Packed(packed) => columns.extend(packed.finish()?),
+    }
+    columns.extend([
+        Arc::new(scope_name.finish()) as ArrayRef,
         Arc::new(scope_version.finish()),
         Arc::new(scope_attributes.finish()),
-    ]
+    ]);
+    Ok(columns)
+}
+
+/// An origin's resource attributes, borrowed.
+fn pairs(origin: &Origin) -> impl Iterator<Item = (&str, AttrRef<'_>)> + Clone {
+    origin
+        .resource_attributes
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_ref()))
 }
 
 pub(crate) fn origin_fields() -> Vec<Field> {
@@ -308,11 +377,10 @@ impl<'a> Columns<'a> {
     }
 
     pub(crate) fn attributes(&self, name: &str) -> Result<AttributeReader, StorageError> {
-        let map = self
-            .batch
-            .column_by_name(name)
-            .ok_or_else(|| StorageError::Corrupt(format!("column {name} is missing")))?;
-        let map = downcast::<MapArray>(map, name)?;
+        let map = match self.batch.column_by_name(name) {
+            Some(map) => downcast::<MapArray>(map, name)?,
+            None => self.unpacked(name)?,
+        };
         let keys =
             downcast::<StringArray>(&cast(map.keys(), &DataType::Utf8).map_err(corrupt)?, name)?;
         let values =
@@ -324,6 +392,20 @@ impl<'a> Columns<'a> {
             values,
             typed,
         })
+    }
+
+    /// The map column `name` rebuilt from its packed pair (the span layout).
+    fn unpacked(&self, name: &str) -> Result<MapArray, StorageError> {
+        let packed = |column: String| {
+            self.batch
+                .column_by_name(&column)
+                .ok_or_else(|| StorageError::Corrupt(format!("column {name} is missing")))
+                .and_then(|array| downcast::<BinaryArray>(array, &column))
+        };
+        unpack_map(
+            &packed(packed_keys_name(name))?,
+            &packed(packed_values_name(name))?,
+        )
     }
 
     pub(crate) fn origins(&self) -> Result<OriginReader, StorageError> {

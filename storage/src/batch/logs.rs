@@ -6,8 +6,8 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::columns::{
-    Columns, attribute_columns, attributes_type, field, hex_ids, i32s, i64s, opt_str,
-    origin_columns, origin_fields, u32s, utf8, utf8_opt,
+    Columns, ResourceLayout, attribute_columns, attributes_type, field, hex_ids, i32s, i64s,
+    opt_str, origin_columns, origin_fields, u32s, utf8, utf8_opt,
 };
 use crate::error::StorageError;
 use crate::model::{LogRow, SpanId, TraceId};
@@ -60,7 +60,10 @@ pub fn logs_to_batch(rows: &[LogRow]) -> Result<RecordBatch, StorageError> {
         attributes_typed,
         u32s(rows.iter().map(|row| row.dropped_attributes_count)),
     ];
-    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
+    columns.extend(origin_columns(
+        rows.iter().map(|row| row.origin.as_ref()),
+        ResourceLayout::Map,
+    )?);
     Ok(RecordBatch::try_new(logs_schema(), columns)?)
 }
 

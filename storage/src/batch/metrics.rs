@@ -6,8 +6,8 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::columns::{
-    Columns, attribute_columns, attributes_type, field, i32s, i64s, opt_str, origin_columns,
-    origin_fields, u32s, utf8, utf8_opt,
+    Columns, ResourceLayout, attribute_columns, attributes_type, field, i32s, i64s, opt_str,
+    origin_columns, origin_fields, u32s, utf8, utf8_opt,
 };
 use crate::error::StorageError;
 use crate::model::{MetricRow, MetricType};
@@ -78,7 +78,10 @@ pub fn metrics_to_batch(rows: &[MetricRow]) -> Result<RecordBatch, StorageError>
         attributes,
         attributes_typed,
     ];
-    columns.extend(origin_columns(rows.iter().map(|row| row.origin.as_ref())));
+    columns.extend(origin_columns(
+        rows.iter().map(|row| row.origin.as_ref()),
+        ResourceLayout::Map,
+    )?);
     Ok(RecordBatch::try_new(metrics_schema(), columns)?)
 }
 

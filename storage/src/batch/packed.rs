@@ -10,20 +10,22 @@
 //! (callgrind of the flush of 64k spans: 1.55G → 0.90G instructions; 46.3 → 45.9 B/span;
 //! docs/benchmarks.md, session 15).
 //!
-//! Memory (WAL, recent rows, what SQL sees) keeps the map columns; only files are packed. A
-//! reader turns packed columns back into the map with [`unpack_spans`] (or, in SQL, the query
-//! crate's `PackedSpansTable` does the same per batch).
+//! Spans are built packed (`super::packed_builder`), so the recent rows, the WAL's IPC
+//! records and the files share this layout; only what SQL sees has the map columns. A reader
+//! turns packed columns back into the map with [`unpack_spans`] (or, in SQL, the query
+//! crate's `PackedSpansTable` does the same per batch). Batches in the map layout (span
+//! records of WALs written before spans were built packed) are packed by [`pack_spans`].
 
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, BinaryArray, MapArray, RecordBatch, StringArray};
-use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::columns::{MapSize, map_builder_sized};
+use super::packed_builder::PackedColumn;
 use super::spans::spans_schema;
 use crate::error::StorageError;
-use crate::varint::{put_bytes, take_bytes};
+use crate::varint::take_bytes;
 
 /// The span columns stored packed: each `Map<Utf8, Utf8>` column of the `spans` table.
 pub const PACKED_MAP_COLUMNS: [&str; 2] = ["attributes", "resource_attributes"];
@@ -66,11 +68,20 @@ pub fn packed_spans_schema() -> SchemaRef {
         .clone()
 }
 
-/// Gathers rows of `spans` batches into packed-layout batches, packing each map row as it is
-/// gathered. The flush writes a file a row group at a time this way, so only one row group's
-/// packed copy exists at once (packing every buffered batch first held a second copy of a
-/// whole flush's attributes: +100 MiB of peak RSS at 250k spans).
-pub struct PackingGather<'a> {
+/// `batch` in the packed layout: packed if it has the map columns of the `spans` schema,
+/// given the packed schema if it already has its columns (an IPC record read back).
+pub fn pack_spans(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    let packed = packed_spans_schema();
+    if batch.num_columns() == packed.fields().len() {
+        return Ok(RecordBatch::try_new(packed, batch.columns().to_vec())?);
+    }
+    let positions: Vec<(usize, usize)> = (0..batch.num_rows()).map(|row| (0, row)).collect();
+    PackingGather::new(std::slice::from_ref(batch))?.gather(&positions)
+}
+
+/// Gathers rows of `spans` batches in the map layout into packed-layout batches, packing each
+/// map row as it is gathered.
+struct PackingGather<'a> {
     /// Each batch without its map columns.
     plain: Vec<RecordBatch>,
     /// Per map column of [`PACKED_MAP_COLUMNS`], its parts in each batch.
@@ -100,7 +111,7 @@ struct MapParts<'a> {
 
 impl<'a> PackingGather<'a> {
     /// A gather over `batches`, all in the `spans` schema.
-    pub fn new(batches: &'a [RecordBatch]) -> Result<PackingGather<'a>, StorageError> {
+    fn new(batches: &'a [RecordBatch]) -> Result<PackingGather<'a>, StorageError> {
         let schema = spans_schema();
         let mut plain_columns = Vec::new();
         let mut map_columns = Vec::new();
@@ -126,7 +137,7 @@ impl<'a> PackingGather<'a> {
             .map(|_| Vec::with_capacity(batches.len()))
             .collect();
         for batch in batches {
-            if batch.schema().fields() != schema.fields() {
+            if batch.num_columns() != schema.fields().len() {
                 return Err(StorageError::Corrupt(
                     "a batch to pack is not in the spans schema".to_string(),
                 ));
@@ -159,7 +170,7 @@ impl<'a> PackingGather<'a> {
     }
 
     /// The rows at `positions` ((batch, row) pairs), in order, in the packed layout.
-    pub fn gather(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, StorageError> {
+    fn gather(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, StorageError> {
         let plain_refs: Vec<&RecordBatch> = self.plain.iter().collect();
         let plain = arrow::compute::interleave_record_batch(&plain_refs, positions)?;
         let packed: Vec<(BinaryArray, BinaryArray)> = self
@@ -209,10 +220,10 @@ fn pack_rows(
             keys.put(part.key(entry));
             values.put(part.value(entry));
         }
-        keys.end_row()?;
-        values.end_row()?;
+        keys.end_row();
+        values.end_row();
     }
-    Ok((keys.finish(), values.finish()))
+    Ok((keys.finish()?, values.finish()?))
 }
 
 impl MapParts<'_> {
@@ -232,49 +243,6 @@ impl MapParts<'_> {
         }
         let (start, end) = (self.value_offsets[entry], self.value_offsets[entry + 1]);
         &self.value_data[start as usize..end as usize]
-    }
-}
-
-/// A binary column written entry by entry: no scratch copy of a row.
-struct PackedColumn {
-    offsets: Vec<i32>,
-    bytes: Vec<u8>,
-}
-
-impl PackedColumn {
-    /// Room for `rows` rows of about `bytes` bytes (a length above 127 bytes takes more than
-    /// the one byte counted per entry; the buffer then grows).
-    fn with_size(rows: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
-        PackedColumn {
-            offsets,
-            bytes: Vec::with_capacity(bytes),
-        }
-    }
-
-    fn put(&mut self, text: &[u8]) {
-        put_bytes(&mut self.bytes, text);
-    }
-
-    fn end_row(&mut self) -> Result<(), StorageError> {
-        // Binary offsets are 32-bit, as in every Utf8 column: a row group's attributes over
-        // 2 GiB fail the flush (as Arrow's own gather would) rather than wrap.
-        let end = i32::try_from(self.bytes.len()).map_err(|_| {
-            StorageError::Arrow(arrow::error::ArrowError::OffsetOverflowError(
-                self.bytes.len(),
-            ))
-        })?;
-        self.offsets.push(end);
-        Ok(())
-    }
-
-    fn finish(self) -> BinaryArray {
-        BinaryArray::new(
-            OffsetBuffer::new(ScalarBuffer::from(self.offsets)),
-            Buffer::from_vec(self.bytes),
-            None,
-        )
     }
 }
 

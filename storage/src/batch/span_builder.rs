@@ -3,6 +3,9 @@
 //! The collector feeds it straight from the request bytes (no owned row per span: that
 //! decode-then-copy was the largest cost of span ingest), and [`super::spans_to_batch`]
 //! feeds it from [`SpanRow`]s, so both build byte-identical batches.
+//!
+//! Batches come out in the packed layout ([`super::packed_spans_schema`]): the layout of the
+//! recent rows, the WAL's IPC records and the files alike, so a flush copies rows as they are.
 
 use std::sync::Arc;
 
@@ -10,8 +13,9 @@ use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, UInt32Builder,
 };
 
-use super::columns::{AttributeColumns, MapSize, append_hex, origin_columns};
-use super::spans::spans_schema;
+use super::columns::{ResourceLayout, append_hex, origin_columns};
+use super::packed::packed_spans_schema;
+use super::packed_builder::PackedAttributeColumns;
 use crate::error::StorageError;
 use crate::model::{Origin, SpanEvent, SpanLink};
 use crate::value::AttrRef;
@@ -49,7 +53,7 @@ pub struct SpanFields<'a> {
     pub dropped_links_count: u32,
 }
 
-/// Spans in the `spans` schema, built only by [`SpanBatchBuilder`] so the schema is right.
+/// Spans in the packed layout of the `spans` table, built only by [`SpanBatchBuilder`] so the schema is right.
 #[derive(Debug, Clone)]
 pub struct SpanBatch(RecordBatch);
 
@@ -79,7 +83,7 @@ pub struct SpanBatchBuilder {
     duration: Int64Builder,
     status_code: Int32Builder,
     status_message: StringBuilder,
-    attributes: AttributeColumns,
+    attributes: PackedAttributeColumns,
     dropped_attributes: UInt32Builder,
     events: StringBuilder,
     dropped_events: UInt32Builder,
@@ -100,12 +104,7 @@ impl SpanBatchBuilder {
         // The standard trace workload: ~490 bytes and ~15 attributes a span, a third of the
         // bytes keys and a third values. Over-reserving only costs address space (pages are
         // touched when written).
-        let attributes = MapSize {
-            rows: capacity,
-            entries: encoded_bytes / 32,
-            key_bytes: encoded_bytes / 3,
-            value_bytes: encoded_bytes / 3,
-        };
+        let (key_bytes, value_bytes) = (encoded_bytes / 3, encoded_bytes / 3);
         SpanBatchBuilder {
             trace_id: StringBuilder::with_capacity(capacity, capacity * 32),
             span_id: StringBuilder::with_capacity(capacity, capacity * 16),
@@ -119,7 +118,7 @@ impl SpanBatchBuilder {
             duration: Int64Builder::with_capacity(capacity),
             status_code: Int32Builder::with_capacity(capacity),
             status_message: StringBuilder::with_capacity(capacity, 0),
-            attributes: AttributeColumns::with_size(attributes),
+            attributes: PackedAttributeColumns::with_size(capacity, key_bytes, value_bytes),
             dropped_attributes: UInt32Builder::with_capacity(capacity),
             events: StringBuilder::with_capacity(capacity, 0),
             dropped_events: UInt32Builder::with_capacity(capacity),
@@ -179,7 +178,7 @@ impl SpanBatchBuilder {
 
     /// The finished batch.
     pub fn finish(mut self) -> Result<SpanBatch, StorageError> {
-        let (attributes, attributes_typed) = self.attributes.finish();
+        let [attributes_keys, attributes_values, attributes_typed] = self.attributes.finish()?;
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.trace_id.finish()),
             Arc::new(self.span_id.finish()),
@@ -193,7 +192,8 @@ impl SpanBatchBuilder {
             Arc::new(self.duration.finish()),
             Arc::new(self.status_code.finish()),
             Arc::new(self.status_message.finish()),
-            attributes,
+            attributes_keys,
+            attributes_values,
             attributes_typed,
             Arc::new(self.dropped_attributes.finish()),
             Arc::new(self.events.finish()),
@@ -201,8 +201,14 @@ impl SpanBatchBuilder {
             Arc::new(self.links.finish()),
             Arc::new(self.dropped_links.finish()),
         ];
-        columns.extend(origin_columns(self.origins.iter().map(Arc::as_ref)));
-        Ok(SpanBatch(RecordBatch::try_new(spans_schema(), columns)?))
+        columns.extend(origin_columns(
+            self.origins.iter().map(Arc::as_ref),
+            ResourceLayout::Packed,
+        )?);
+        Ok(SpanBatch(RecordBatch::try_new(
+            packed_spans_schema(),
+            columns,
+        )?))
     }
 }
 

@@ -94,3 +94,40 @@ fn a_span_request_the_decoder_refuses_is_counted_as_corrupt() {
     assert_eq!(store.stats().wal_corrupt_records.load(Ordering::Relaxed), 1);
     store.shutdown();
 }
+
+#[test]
+fn span_records_of_older_wals_in_the_map_layout_replay_packed_and_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = vec![
+        span_row([1; 16], [1; 8], 1_000, "shop"),
+        span_row([2; 16], [2; 8], 2_000, "cart"),
+    ];
+    // How releases before spans were built packed wrote a span record: IPC of the maps.
+    let maps = crate::batch::unpack_spans(spans_to_batch(&rows).expect("batch")).expect("maps");
+    assert!(maps.column_by_name("attributes").is_some());
+    {
+        let (mut wal, _) = Wal::open(
+            WalConfig {
+                dir: dir.path().join("wal"),
+                segment_max_bytes: 1 << 20,
+                max_record_bytes: MAX_RECORD_BYTES,
+            },
+            1,
+        )
+        .expect("wal opens");
+        wal.append(&encode_payload(Signal::Spans, &maps).expect("ipc"))
+            .expect("append");
+        wal.sync().expect("sync");
+    }
+    let store = Store::open(dir.path(), StorageConfig::default()).expect("store opens");
+    let recent = store.snapshot(Signal::Spans).recent;
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].schema(), crate::batch::packed_spans_schema());
+    assert_eq!(spans_from_batch(&recent[0]).expect("rows"), rows);
+    store.flush_now().expect("flush");
+    let snapshot = store.snapshot(Signal::Spans);
+    assert!(snapshot.recent.is_empty());
+    assert_eq!(snapshot.files.len(), 1);
+    assert_eq!(snapshot.files[0].num_rows, 2);
+    store.shutdown();
+}
