@@ -12,6 +12,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::{
     CacheManager, CacheManagerConfig, FileMetadataCache,
 };
@@ -26,6 +27,7 @@ use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::logs_table::LogsTable;
 use crate::packed_spans::PackedSpansTable;
+use crate::packed_value::PackedLookups;
 use crate::services::TimeWindow;
 
 /// Caches shared by every per-query session. Parquet files are immutable, so their footers
@@ -118,7 +120,13 @@ async fn session_over(
                 .with_file_metadata_cache(Some(caches.file_metadata.clone())),
         )
         .build_arc()?;
-    let context = SessionContext::new_with_config_rt(session_config, runtime);
+    let state = SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(PackedLookups::new()))
+        .build();
+    let context = SessionContext::new_with_state(state);
     register_file_table(&context, Signal::Spans, spans)?;
     register_file_table(&context, Signal::Metrics, metrics)?;
     let logs = LogsTable::new(store.log_searcher(), config.sql_logs_max_rows);

@@ -14,6 +14,7 @@ mod json;
 mod logs_table;
 mod metrics;
 mod packed_spans;
+mod packed_value;
 mod recent_rows;
 mod services;
 mod sql;

@@ -1,13 +1,16 @@
-//! Span files in the packed layout read as the `spans` table: each attribute map is rebuilt
-//! from its keys and values columns by the `periscope_unpack_attributes` function, so SQL
-//! (`attributes['http.route']`) sees the same columns whatever layout a file was written in.
+//! Span files in the packed layout, and the recent rows (built in it), read as the `spans`
+//! table: each attribute map is rebuilt from its keys and values columns by the
+//! `periscope_unpack_attributes` function, so SQL (`attributes['http.route']`) sees the same
+//! columns whatever layout a file was written in.
 //!
-//! Filters on attributes are pushed into the Parquet scan with the function inlined, so a map
-//! is rebuilt for every row only where a filter reads it, and otherwise only for the rows
-//! that pass.
+//! One attribute (`attributes['http.route']`) is read without rebuilding the map: the
+//! `periscope_packed_value` function finds it in the packed bytes (`packed_value.rs`). Filters
+//! are pushed into the Parquet scan with these functions inlined, so a map is rebuilt only for
+//! the rows that pass, and only where the whole map is wanted.
 
 use std::sync::Arc;
 
+use crate::packed_value::PackedValue;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray};
 use datafusion::arrow::datatypes::DataType;
@@ -16,16 +19,20 @@ use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, DataFusionError, Result, exec_err};
 use datafusion::datasource::{TableProvider, TableType};
+use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     TableProviderFilterPushDown, Volatility,
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
-use datafusion::prelude::{Expr, col};
+use datafusion::prelude::{Expr, col, lit};
 use periscope_storage::batch::{
     PACKED_MAP_COLUMNS, packed_keys_name, packed_values_name, spans_schema, unpack_map,
 };
+
+/// Name of [`UnpackAttributes`].
+pub(crate) const UNPACK_ATTRIBUTES: &str = "periscope_unpack_attributes";
 
 /// `periscope_unpack_attributes(keys, values)`: the attribute map packed in two binary columns.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -54,7 +61,7 @@ fn attributes_type() -> DataType {
 
 impl ScalarUDFImpl for UnpackAttributes {
     fn name(&self) -> &str {
-        "periscope_unpack_attributes"
+        UNPACK_ATTRIBUTES
     }
 
     fn signature(&self) -> &Signature {
@@ -76,41 +83,72 @@ impl ScalarUDFImpl for UnpackAttributes {
     }
 }
 
-fn binary(array: &ArrayRef) -> Result<&BinaryArray> {
+pub(crate) fn binary(array: &ArrayRef) -> Result<&BinaryArray> {
     match array.as_any().downcast_ref::<BinaryArray>() {
         Some(binary) => Ok(binary),
         None => exec_err!("packed attributes are {}, not Binary", array.data_type()),
     }
 }
 
-/// Packed span files as a table with the columns of the `spans` table. A table of its own
+/// Packed span files, or recent rows, as a table with the columns of the `spans` table. A table of its own
 /// rather than a projection over the files: DataFusion 55's projection pruning fails on a
 /// union of a projection and a plain scan ("UNION field 0 have different type").
 #[derive(Debug)]
 pub(crate) struct PackedSpansTable {
     files: Arc<dyn TableProvider>,
     unpack: Arc<ScalarUDF>,
+    packed_value: Arc<ScalarUDF>,
 }
 
 impl PackedSpansTable {
-    /// `files`: a table over packed span files, in the packed schema.
+    /// `files`: a table over packed span files or recent rows, in the packed schema.
     pub(crate) fn new(files: Arc<dyn TableProvider>) -> Self {
         PackedSpansTable {
             files,
             unpack: Arc::new(ScalarUDF::from(UnpackAttributes::new())),
+            packed_value: Arc::new(ScalarUDF::from(PackedValue::new())),
         }
     }
 
-    /// `expr` over the packed files' columns: each map column read is rebuilt from its pair.
+    /// `expr` over the packed files' columns: each map column read is rebuilt from its pair,
+    /// and each lookup of one key in it reads the pair in place instead.
     fn over_files(&self, expr: &Expr) -> Result<Expr> {
         expr.clone()
             .transform_up(|node| match node {
                 Expr::Column(column) if PACKED_MAP_COLUMNS.contains(&column.name.as_str()) => {
                     Ok(Transformed::yes(self.unpacked(&column.name)))
                 }
+                Expr::ScalarFunction(call) => match self.packed_lookup(&call) {
+                    Some(lookup) => Ok(Transformed::yes(lookup)),
+                    None => Ok(Transformed::no(Expr::ScalarFunction(call))),
+                },
                 other => Ok(Transformed::no(other)),
             })
             .map(|transformed| transformed.data)
+    }
+
+    /// `get_field(periscope_unpack_attributes(keys, values), 'key')` (`map['key']`, its map
+    /// already rewritten) as `periscope_packed_value(keys, values, 'key')`.
+    fn packed_lookup(&self, call: &ScalarFunction) -> Option<Expr> {
+        let [map, key] = call.args.as_slice() else {
+            return None;
+        };
+        if call.func.name() != "get_field" {
+            return None;
+        }
+        let Expr::ScalarFunction(unpack) = map else {
+            return None;
+        };
+        if unpack.func.name() != self.unpack.name() {
+            return None;
+        }
+        let Expr::Literal(key, _) = key else {
+            return None;
+        };
+        let key = key.try_as_str().flatten()?;
+        let mut args = unpack.args.clone();
+        args.push(lit(key));
+        Some(self.packed_value.call(args))
     }
 
     fn unpacked(&self, map: &str) -> Expr {

@@ -14,8 +14,8 @@ mod spans;
 pub use logs::{logs_from_batch, logs_schema, logs_to_batch};
 pub use metrics::{metrics_from_batch, metrics_schema, metrics_to_batch};
 pub use packed::{
-    PACKED_MAP_COLUMNS, pack_spans, packed_keys_name, packed_spans_schema, packed_values_name,
-    unpack_map, unpack_spans,
+    PACKED_MAP_COLUMNS, pack_spans, packed_keys_name, packed_spans_schema, packed_value,
+    packed_values_name, unpack_map, unpack_spans,
 };
 pub use span_builder::{SpanBatch, SpanBatchBuilder, SpanFields};
 pub use spans::{spans_from_batch, spans_schema, spans_to_batch};

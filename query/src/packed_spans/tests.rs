@@ -140,6 +140,22 @@ async fn attributes_read_alike_from_old_and_packed_files_and_recent_rows() {
         .await
         .unwrap();
     assert_eq!(by_host.rows, [vec![json!(1)]]);
+    // A key no span has: null from every source, as a map lookup gives it.
+    let missing = engine
+        .sql(
+            "SELECT count(*) AS n, count(attributes['no.such.key']) AS found FROM spans \
+             WHERE attributes['no.such.key'] IS NULL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.rows, [vec![json!(6), json!(0)]]);
+    // Over packed sources a lookup reads the packed bytes; the map is not rebuilt for it.
+    let plan = engine
+        .sql("EXPLAIN SELECT name FROM spans WHERE attributes['http.route'] = '/home'")
+        .await
+        .unwrap();
+    let plan = format!("{:?}", plan.rows);
+    assert!(plan.contains("periscope_packed_value"), "{plan}");
 
     // Whole maps and a map lookup beside other columns, over every source (a union the
     // optimizer prunes column by column).

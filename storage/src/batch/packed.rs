@@ -332,6 +332,27 @@ pub fn unpack_map(keys: &BinaryArray, values: &BinaryArray) -> Result<MapArray, 
     Ok(builder.finish())
 }
 
+/// The value of the first entry with key `key` in one packed row (`keys`, `values` as
+/// [`unpack_map`] reads them), without rebuilding the row: what `attributes['k']` reads.
+/// `None` when no entry has the key.
+pub fn packed_value<'a>(
+    mut keys: &[u8],
+    mut values: &'a [u8],
+    key: &[u8],
+) -> Result<Option<&'a str>, StorageError> {
+    let damaged = |problem: &str| StorageError::Corrupt(format!("packed string {problem}"));
+    while !keys.is_empty() {
+        let candidate = take_bytes(&mut keys).map_err(damaged)?;
+        let value = take_bytes(&mut values).map_err(damaged)?;
+        if candidate == key {
+            return std::str::from_utf8(value)
+                .map(Some)
+                .map_err(|_| damaged("is not UTF-8"));
+        }
+    }
+    Ok(None)
+}
+
 fn as_strings<'a>(array: &'a ArrayRef, what: &str) -> Result<&'a StringArray, StorageError> {
     array
         .as_any()

@@ -116,3 +116,34 @@ fn damaged_packed_columns_are_errors_not_panics() {
     let empty = BinaryArray::from_iter_values([b"".as_slice()]);
     assert!(unpack_map(&endless, &empty).is_err());
 }
+
+#[test]
+fn one_value_is_found_in_the_packed_bytes_as_the_map_would_give_it() {
+    let mut row = awkward_span();
+    row.attributes
+        .push(("n".to_string(), AttrValue::Str("second".to_string())));
+    let packed = spans_to_batch(&[row]).unwrap();
+    let column = |name: &str| {
+        packed
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<BinaryArray>()
+            .unwrap()
+            .clone()
+    };
+    let (keys, values) = (column("attributes_keys"), column("attributes_values"));
+    let lookup = |key: &str| packed_value(keys.value(0), values.value(0), key.as_bytes()).unwrap();
+    assert_eq!(lookup("long"), Some("x".repeat(300).as_str()));
+    assert_eq!(lookup("ünïcode"), Some("värde"));
+    assert_eq!(lookup(""), Some("empty key"));
+    assert_eq!(lookup("nul\0key"), Some(""));
+    // The first of repeated keys, as a map lookup gives it.
+    assert_eq!(lookup("n"), Some("-42"));
+    assert_eq!(lookup("missing"), None);
+    assert_eq!(lookup("lon"), None);
+    assert!(matches!(
+        packed_value(b"\x01a", b"\x05ab", b"a"),
+        Err(StorageError::Corrupt(_))
+    ));
+}
