@@ -22,7 +22,7 @@ use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
-use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr, update_expr};
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use periscope_storage::batch::packed_value;
 
@@ -140,6 +140,49 @@ impl PackedLookups {
     }
 }
 
+impl PackedLookups {
+    /// `projection` merged with the unpacking projection under it, its lookups read in place,
+    /// when every map it reads is read by lookups alone. DataFusion keeps the two apart when a
+    /// map is read more than once (one key filtered on, another selected), and then each row's
+    /// map would be rebuilt for the lookups above it. `None` where nothing is gained, or where
+    /// a whole map is still wanted (merging would rebuild it once per reference).
+    fn merged_with_unpacking(
+        &self,
+        projection: &ProjectionExec,
+        config: &Arc<ConfigOptions>,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(unpacking) = projection.input().downcast_ref::<ProjectionExec>() else {
+            return Ok(None);
+        };
+        let mut changed = false;
+        let mut exprs = Vec::with_capacity(projection.expr().len());
+        for expr in projection.expr() {
+            let Some(inlined) = update_expr(&expr.expr, unpacking.expr(), true)? else {
+                return Ok(None);
+            };
+            let rewritten = self.rewrite(&inlined, config)?;
+            let unpacks = rewritten.data.exists(|node| {
+                Ok(node
+                    .downcast_ref::<ScalarFunctionExpr>()
+                    .is_some_and(|call| call.name() == UNPACK_ATTRIBUTES))
+            })?;
+            if unpacks {
+                return Ok(None);
+            }
+            changed |= rewritten.transformed;
+            exprs.push(ProjectionExpr {
+                expr: rewritten.data,
+                alias: expr.alias.clone(),
+            });
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let input = Arc::clone(unpacking.input());
+        Ok(Some(Arc::new(ProjectionExec::try_new(exprs, input)?)))
+    }
+}
+
 impl PhysicalOptimizerRule for PackedLookups {
     fn optimize(
         &self,
@@ -164,6 +207,9 @@ impl PhysicalOptimizerRule for PackedLookups {
                     return Ok(Transformed::yes(
                         Arc::new(ProjectionExec::try_new(exprs, input)?) as _,
                     ));
+                }
+                if let Some(merged) = self.merged_with_unpacking(projection, &config)? {
+                    return Ok(Transformed::yes(merged));
                 }
             } else if let Some(scan) = node.downcast_ref::<DataSourceExec>()
                 && let Some((files, parquet)) = scan.downcast_to_file_source::<ParquetSource>()

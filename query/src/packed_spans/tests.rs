@@ -156,6 +156,19 @@ async fn attributes_read_alike_from_old_and_packed_files_and_recent_rows() {
         .unwrap();
     let plan = format!("{:?}", plan.rows);
     assert!(plan.contains("periscope_packed_value"), "{plan}");
+    // Two keys of one map, one filtered on and one selected: still no map rebuilt for them.
+    let plan = engine
+        .sql(
+            "EXPLAIN SELECT attributes['http.status_code'] AS status FROM spans \
+             WHERE attributes['http.route'] = '/home'",
+        )
+        .await
+        .unwrap();
+    let physical = format!("{:?}", plan.rows[1]);
+    assert!(
+        !physical.contains("periscope_unpack_attributes"),
+        "{physical}"
+    );
 
     // Whole maps and a map lookup beside other columns, over every source (a union the
     // optimizer prunes column by column).
